@@ -1,0 +1,54 @@
+"""The api process's aiohttp application: public API, health, OpenAPI document.
+
+One ``Application``; the Redis pool lives in a ``cleanup_ctx`` so it is created once and closed at
+shutdown. Every path answers with and without a trailing slash (no redirect).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from ingest import links
+from ingest.api import context, health, integrations, openapi
+from ingest.api.errors import error_middleware
+from ingest.link_cache import LinkCache
+from ingest.queue import Enqueuer
+from ingest.ratelimit import RateLimiter
+from ingest.redis_conn import connect
+from ingest.settings import Settings
+
+
+def add_route(app: web.Application, method: str, path: str, handler: Any) -> None:
+    """Register ``path`` and ``path + '/'`` for ``method``."""
+    app.router.add_route(method, path.rstrip("/"), handler)
+    app.router.add_route(method, path.rstrip("/") + "/", handler)
+
+
+def create_app(settings: Settings, redis: Redis | None = None) -> web.Application:
+    """Build the app; with ``redis`` given (tests), the caller owns and closes that client."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app[context.SETTINGS] = settings
+    app[links.UNAVAILABLE_LOG] = links.UnavailableLog()
+
+    async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+        own = redis is None
+        client = connect(settings.redis_url) if redis is None else redis
+        app[context.REDIS] = client
+        app[context.LIMITER] = RateLimiter(client)
+        app[links.LINK_CACHE] = LinkCache(client)
+        app[links.ENQUEUER] = Enqueuer(client, settings.queue_name)
+        yield
+        if own:
+            await client.aclose()
+
+    app.cleanup_ctx.append(redis_ctx)
+    add_route(app, "GET", "/health/live", health.live)
+    add_route(app, "GET", "/health/ready", health.ready)
+    add_route(app, "GET", "/api/v1/openapi.json", openapi.serve)
+    integrations.add_routes(app, add_route)
+    links.add_routes(app, add_route)
+    return app

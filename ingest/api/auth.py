@@ -1,0 +1,69 @@
+"""API-token authentication, scope checks and the per-token rate limit, as one decorator.
+
+Order of checks: token (401), scope (403), rate limit (429). A request refused earlier does not
+spend the token's rate budget.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from ingest.api import context
+from ingest.api.errors import detail
+from ingest.models import ApiToken
+from ingest.store import keys, tokens
+
+TOKEN = "api_token"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _secret(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        return None
+    scheme, _, rest = header.partition(" ")
+    if rest and scheme.lower() in ("bearer", "token"):
+        return rest.strip() or None
+    return header
+
+
+async def _authenticate(request: web.Request, scope: str) -> ApiToken:
+    secret = _secret(request)
+    token = await tokens.authenticate(context.redis(request), secret) if secret else None
+    if token is None:
+        raise detail(401, "Invalid token.", {"WWW-Authenticate": "Bearer"})
+    if scope not in token.scopes:
+        raise detail(403, "You do not have permission to perform this action.")
+    rate = context.settings(request).rate_limit_api
+    verdict = await request.app[context.LIMITER].hit(
+        [(keys.rate_limit("api", token.id), rate)], int(time.time() * 1000)
+    )
+    if not verdict.allowed:
+        wait = str(verdict.retry_after)
+        raise detail(
+            429,
+            f"Request was throttled. Expected available in {wait} seconds.",
+            {"Retry-After": wait, "RateLimit-Reset": wait},
+        )
+    return token
+
+
+def requires(scope: str) -> Callable[[Handler], Handler]:
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            request[TOKEN] = await _authenticate(request, scope)
+            return await handler(request)
+
+        return wrapper
+
+    return decorate
+
+
+def api_token(request: web.Request) -> ApiToken:
+    token: ApiToken = request[TOKEN]
+    return token

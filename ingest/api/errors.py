@@ -1,0 +1,93 @@
+"""Domain errors mapped one-to-one to HTTP answers, and the middleware that applies the mapping.
+
+Handlers raise; they never build error responses themselves. Anything unexpected becomes a JSON
+500 without a traceback (the traceback goes to the log), and aiohttp's own 404/405/413 become the
+same JSON shapes as ours.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+log = logging.getLogger("ingest.api")
+
+FieldErrors = dict[str, Any]
+
+
+class ApiError(Exception):
+    """An answer other than success: ``status`` with a JSON ``body`` and extra ``headers``."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, body)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def detail(status: int, message: str, headers: dict[str, str] | None = None) -> ApiError:
+    return ApiError(status, {"detail": message}, headers)
+
+
+def bad_request(message: str) -> ApiError:
+    return detail(400, message)
+
+
+def not_found() -> ApiError:
+    return detail(404, "Not found.")
+
+
+def field_errors(errors: FieldErrors) -> ApiError:
+    return ApiError(400, errors)
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Response:
+    headers: dict[str, str] = {}
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = sorted(
+            exc.allowed_methods | ({"HEAD"} if "GET" in exc.allowed_methods else set())
+        )
+        headers["Allow"] = ", ".join(allowed)
+        message = f'Method "{request.method}" not allowed.'
+    elif exc.status == 404:
+        message = "Not found."
+    elif exc.status == 413:
+        message = "Request body is too large."
+    else:
+        message = exc.reason
+    return json_response({"detail": message}, exc.status, headers)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return json_response(exc.body, exc.status, exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.content_type == "application/json":
+            raise
+        return _from_http_exception(exc, request)
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        return json_response({"detail": "Internal server error."}, 500)

@@ -1,0 +1,273 @@
+"""Validation of integration bodies (create and partial update) into changes to apply.
+
+Follows ``spec/api.md`` "Integrations": every field error of a request is collected into one 400;
+an unknown or deprecated ``type`` is a ``detail`` error raised at once, as the reference does.
+Unknown top-level keys are ignored (OnCall clients send extra keys).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.api.errors import bad_request
+from ingest.api.validation import Errors, optional_string, type_name
+from ingest.models import (
+    BEHAVIOUR_TEMPLATES,
+    CHANNEL_TEMPLATES,
+    INTEGRATION_TYPES,
+    ROUTE_BACKENDS,
+    Integration,
+    Label,
+)
+from ingest.settings import Settings, parse_rate
+from templates_engine import Limits, TemplateCompileError, check_template
+
+LABEL_KEY_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9_]{0,61}[A-Za-z])?$")
+LABEL_VALUE_RE = re.compile(r"^[A-Za-z_.\-](?:[A-Za-z0-9_.\-]{0,61}[A-Za-z_.\-])?$")
+KEY_RULE = "1-63 letters, digits or underscores, starting and ending with a letter"
+VALUE_RULE = "1-63 letters, digits, '-', '_' or '.', not starting or ending with a digit"
+
+
+@dataclass
+class IntegrationInput:
+    """What a request asked to change; ``None`` attributes were not sent."""
+
+    type: str | None = None
+    name: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    templates: dict[str, Any] | None = None
+    default_route: dict[str, Any] | None = None
+    labels: list[Label] | None = None
+    dynamic_labels: list[Label] | None = None
+
+
+def check_type(body: dict[str, Any], errors: Errors) -> str | None:
+    if "type" not in body:
+        errors.add(("type",), "This field is required.")
+        return None
+    value = body["type"]
+    if value is None:
+        errors.add(("type",), "This field may not be null.")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        errors.add(
+            ("type",), "This field may not be blank." if value == "" else "Must be a string."
+        )
+        return None
+    if value.startswith("legacy_"):
+        raise bad_request("This integration type is deprecated")
+    if value not in INTEGRATION_TYPES:
+        raise bad_request("Invalid integration type")
+    return value
+
+
+def parse_input(
+    body: dict[str, Any], settings: Settings, existing: Integration | None
+) -> IntegrationInput:
+    errors = Errors()
+    result = IntegrationInput()
+    if existing is None:
+        result.type = check_type(body, errors)
+    elif "type" in body and body["type"] != existing.type:
+        errors.add(("type",), "Integration type can't be changed.")
+    if "name" in body:
+        result.name = optional_string(
+            errors, ("name",), body["name"], 150, allow_null=False, allow_blank=False
+        )
+    if "description_short" in body:
+        result.fields["description_short"] = optional_string(
+            errors, ("description_short",), body["description_short"], 250
+        )
+    if "team_id" in body:
+        team = body["team_id"]
+        team = None if team == "null" else team
+        result.fields["team_id"] = optional_string(
+            errors, ("team_id",), team, 64, allow_blank=False
+        )
+    if "rate_limit" in body:
+        result.fields["rate_limit"] = _rate_limit(errors, body["rate_limit"])
+    limits = Limits(template_length=settings.template_max_length)
+    if "templates" in body:
+        result.templates = _templates(errors, body["templates"], limits)
+    if "default_route" in body:
+        result.default_route = _default_route(errors, body["default_route"])
+    for name in ("labels", "dynamic_labels"):
+        if name in body:
+            parsed = _labels(errors, name, body[name], limits)
+            setattr(result, name, parsed)
+    errors.raise_if_any()
+    return result
+
+
+def _rate_limit(errors: Errors, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors.add(
+            ("rate_limit",), f"Must be a string like '300/5m' or null, got {type_name(value)}."
+        )
+        return None
+    try:
+        return str(parse_rate(value))
+    except ValueError as exc:
+        errors.add(("rate_limit",), str(exc))
+        return None
+
+
+def _compile(errors: Errors, path: tuple[str, ...], source: str, limits: Limits) -> None:
+    try:
+        check_template(source, limits)
+    except TemplateCompileError as exc:
+        where = f"line {exc.lineno}: " if exc.lineno else ""
+        errors.add(path, f"Invalid template: {where}{exc.message}")
+
+
+def _templates(errors: Errors, value: Any, limits: Limits) -> dict[str, Any] | None:
+    path: tuple[str, ...] = ("templates",)
+    if value is None:
+        errors.add(path, "This field may not be null.")
+        return None
+    if not isinstance(value, dict):
+        errors.add(path, f"Expected an object of templates, got {type_name(value)}.")
+        return None
+    changes: dict[str, Any] = {}
+    for name in BEHAVIOUR_TEMPLATES:
+        if name not in value:
+            continue
+        source = value[name]
+        if source is not None and not isinstance(source, str):
+            errors.add(
+                (*path, name), f"Must be a template string or null, got {type_name(source)}."
+            )
+            continue
+        if source is not None:
+            _compile(errors, (*path, name), source, limits)
+        changes[name] = source
+    for channel, attrs in CHANNEL_TEMPLATES.items():
+        if channel not in value:
+            continue
+        sent = value[channel]
+        if sent is None:
+            changes[channel] = None
+            continue
+        if not isinstance(sent, dict):
+            errors.add(
+                (*path, channel),
+                f"Must be an object with {', '.join(attrs)} (or null), got {type_name(sent)}.",
+            )
+            continue
+        channel_changes: dict[str, str | None] = {}
+        for attr, source in sent.items():
+            where = (*path, channel, attr)
+            if attr not in attrs:
+                errors.add(where, f"Unknown template; {channel} has: {', '.join(attrs)}.")
+            elif source is not None and not isinstance(source, str):
+                errors.add(where, f"Must be a template string or null, got {type_name(source)}.")
+            else:
+                if source is not None:
+                    _compile(errors, where, source, limits)
+                channel_changes[attr] = source
+        changes[channel] = channel_changes
+    return changes
+
+
+def _labels(errors: Errors, name: str, value: Any, limits: Limits) -> list[Label] | None:
+    if value is None:
+        value = []
+    if not isinstance(value, list):
+        errors.add((name,), f"Expected a list of labels, got {type_name(value)}.")
+        return None
+    labels: list[Label] = []
+    seen: set[str] = set()
+    for index, item in enumerate(value):
+        key, val = _label_pair(item)
+        if key is None or val is None:
+            errors.add(
+                (name,),
+                f'Item {index}: expected {{"key": {{"name": ...}}, "value": {{"name": ...}}}} '
+                "with string names.",
+            )
+            continue
+        if not LABEL_KEY_RE.match(key):
+            errors.add((name,), f"Label key {key!r} is invalid: must be {KEY_RULE}.")
+        elif key in seen:
+            errors.add((name,), f"Duplicate label key {key!r}.")
+        seen.add(key)
+        if name == "labels":
+            if not LABEL_VALUE_RE.match(val):
+                errors.add(
+                    (name,), f"Value {val!r} of label {key!r} is invalid: must be {VALUE_RULE}."
+                )
+        elif not val.strip():
+            errors.add((name,), f"Template of dynamic label {key!r} may not be blank.")
+        else:
+            try:
+                check_template(val, limits)
+            except TemplateCompileError as exc:
+                line = f" (line {exc.lineno})" if exc.lineno else ""
+                errors.add(
+                    (name,), f"Template of dynamic label {key!r} is invalid{line}: {exc.message}"
+                )
+        labels.append(Label(key, val))
+    return labels
+
+
+def _label_pair(item: Any) -> tuple[str | None, str | None]:
+    if not isinstance(item, dict):
+        return None, None
+    key, value = item.get("key"), item.get("value")
+    key_name = key.get("name") if isinstance(key, dict) else None
+    value_name = value.get("name") if isinstance(value, dict) else None
+    return (
+        key_name if isinstance(key_name, str) else None,
+        value_name if isinstance(value_name, str) else None,
+    )
+
+
+def _default_route(errors: Errors, value: Any) -> dict[str, Any] | None:
+    path: tuple[str, ...] = ("default_route",)
+    if value is None:
+        errors.add(path, "This field may not be null.")
+        return None
+    if not isinstance(value, dict):
+        errors.add(path, f"Expected an object, got {type_name(value)}.")
+        return None
+    changes: dict[str, Any] = {}
+    if "escalation_chain_id" in value:
+        changes["escalation_chain_id"] = optional_string(
+            errors,
+            (*path, "escalation_chain_id"),
+            value["escalation_chain_id"],
+            64,
+            allow_blank=False,
+        )
+    if "slack" in value:
+        changes["slack"] = _destination(errors, (*path, "slack"), value["slack"], "channel_id")
+    for backend in ROUTE_BACKENDS:
+        if backend in value:
+            changes[backend] = _destination(errors, (*path, backend), value[backend], "id")
+    return changes
+
+
+def _destination(
+    errors: Errors, path: tuple[str, ...], value: Any, id_field: str
+) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.add(path, f"Expected an object with {id_field} and enabled, got {type_name(value)}.")
+        return {}
+    changes: dict[str, Any] = {}
+    if id_field in value:
+        changes[id_field] = optional_string(
+            errors, (*path, id_field), value[id_field], 128, allow_blank=False
+        )
+    if "enabled" in value:
+        enabled = value["enabled"]
+        if enabled is not None and not isinstance(enabled, bool):
+            errors.add((*path, "enabled"), f"Must be a boolean, got {type_name(enabled)}.")
+        else:
+            changes["enabled"] = bool(enabled)
+    return changes

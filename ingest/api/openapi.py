@@ -1,0 +1,234 @@
+"""The OpenAPI 3.1 document of the public API, served at ``/api/v1/openapi.json``.
+
+Built from small helpers so every list endpoint, error and object shape is declared once. Tests
+validate real responses against the schemas here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ingest.api.errors import json_response
+from ingest.models import BEHAVIOUR_TEMPLATES, CHANNEL_TEMPLATES, INTEGRATION_TYPES, ROUTE_BACKENDS
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+STR: Schema = {"type": "string"}
+NSTR: Schema = {"type": ["string", "null"]}
+BOOL: Schema = {"type": "boolean"}
+
+
+def obj(props: dict[str, Schema], required: bool = True) -> Schema:
+    out: Schema = {"type": "object", "properties": props}
+    if required:
+        out["required"] = list(props)
+    return out
+
+
+def label_list() -> Schema:
+    return {
+        "type": "array",
+        "items": obj({"key": obj({"name": STR}), "value": obj({"name": STR})}),
+    }
+
+
+def templates_schema() -> Schema:
+    props: dict[str, Schema] = {name: NSTR for name in BEHAVIOUR_TEMPLATES}
+    for channel, attrs in CHANNEL_TEMPLATES.items():
+        props[channel] = obj({attr: NSTR for attr in attrs})
+    return obj(props)
+
+
+def destinations() -> dict[str, Schema]:
+    props: dict[str, Schema] = {"slack": obj({"channel_id": NSTR, "enabled": BOOL})}
+    for backend in ROUTE_BACKENDS:
+        props[backend] = obj({"id": NSTR, "enabled": BOOL})
+    return props
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Detail": obj({"detail": STR}),
+    "FieldErrors": {"type": "object", "additionalProperties": {"type": ["array", "object"]}},
+    "Labels": label_list(),
+    "Templates": templates_schema(),
+    "DefaultRoute": obj({"id": STR, "escalation_chain_id": NSTR, **destinations()}),
+    "Integration": obj(
+        {
+            "id": {"type": "string", "pattern": "^C[A-Z1-9]{12,}$"},
+            "name": STR,
+            "description_short": NSTR,
+            "team_id": NSTR,
+            "link": NSTR,
+            "inbound_email": NSTR,
+            "type": {"enum": list(INTEGRATION_TYPES)},
+            "labels": ref("Labels"),
+            "dynamic_labels": ref("Labels"),
+            "templates": ref("Templates"),
+            "default_route": ref("DefaultRoute"),
+            "heartbeat": nullable(obj({"link": STR})),
+            "maintenance_mode": {"enum": ["debug", "maintenance", None]},
+            "maintenance_started_at": NSTR,
+            "maintenance_end_at": NSTR,
+            "rate_limit": NSTR,
+        }
+    ),
+    "IntegrationInput": {
+        "type": "object",
+        "properties": {
+            "type": {"enum": list(INTEGRATION_TYPES)},
+            "name": STR,
+            "description_short": NSTR,
+            "team_id": NSTR,
+            "labels": ref("Labels"),
+            "dynamic_labels": ref("Labels"),
+            "templates": {"type": "object"},
+            "default_route": {"type": "object"},
+            "rate_limit": NSTR,
+        },
+    },
+    "MaintenanceStart": obj(
+        {"mode": {"enum": ["debug", "maintenance"]}, "duration": {"type": "integer", "minimum": 1}}
+    ),
+}
+
+
+def page_of(item: str) -> Schema:
+    return obj(
+        {
+            "count": {"type": "integer"},
+            "next": NSTR,
+            "previous": NSTR,
+            "results": {"type": "array", "items": ref(item)},
+            "current_page_number": {"type": "integer"},
+            "page_size": {"type": "integer"},
+            "total_pages": {"type": "integer"},
+        }
+    )
+
+
+def content(schema: Schema) -> Schema:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def response(description: str, schema: Schema | None = None) -> Schema:
+    out: Schema = {"description": description}
+    if schema is not None:
+        out.update(content(schema))
+    return out
+
+
+ERRORS: dict[str, Schema] = {
+    "400": response("Invalid input", {"anyOf": [ref("Detail"), ref("FieldErrors")]}),
+    "401": response("Missing or unknown token", ref("Detail")),
+    "403": response("Token lacks the scope", ref("Detail")),
+    "429": response("Rate limited", ref("Detail")),
+}
+NOT_FOUND = {"404": response("Not found, or another organization's", ref("Detail"))}
+ID_PARAM: Schema = {"name": "id", "in": "path", "required": True, "schema": STR}
+
+
+def operation(
+    summary: str,
+    ok: tuple[str, Schema],
+    body: Schema | None = None,
+    params: list[Schema] | None = None,
+    detail: bool = False,
+) -> Schema:
+    op: Schema = {
+        "summary": summary,
+        "security": [{"token": []}],
+        "responses": {ok[0]: ok[1], **ERRORS, **(NOT_FOUND if detail else {})},
+    }
+    if detail:
+        op["parameters"] = [ID_PARAM]
+    if params:
+        op["parameters"] = op.get("parameters", []) + params
+    if body is not None:
+        op["requestBody"] = {"required": False, **content(body)}
+    return op
+
+
+def query(name: str, schema: Schema = STR) -> Schema:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+PAGING = [query("page", {"type": "integer"}), query("perpage", {"type": "integer"})]
+INTEGRATION_OK = response("The integration", ref("Integration"))
+
+PATHS: dict[str, Schema] = {
+    "/api/v1/integrations/": {
+        "get": operation(
+            "List integrations",
+            ("200", response("A page of integrations", page_of("Integration"))),
+            params=[*PAGING, query("name"), query("team_id"), query("type"), query("label")],
+        ),
+        "post": operation(
+            "Create an integration", ("201", INTEGRATION_OK), body=ref("IntegrationInput")
+        ),
+    },
+    "/api/v1/integrations/{id}/": {
+        "get": operation("Get an integration", ("200", INTEGRATION_OK), detail=True),
+        "put": operation(
+            "Update an integration (partial)",
+            ("200", INTEGRATION_OK),
+            body=ref("IntegrationInput"),
+            detail=True,
+        ),
+        "patch": operation(
+            "Update an integration (partial)",
+            ("200", INTEGRATION_OK),
+            body=ref("IntegrationInput"),
+            detail=True,
+        ),
+        "delete": operation("Delete an integration", ("204", response("Deleted")), detail=True),
+    },
+    "/api/v1/integrations/{id}/maintenance_start/": {
+        "post": operation(
+            "Start maintenance or debug mode",
+            ("200", INTEGRATION_OK),
+            body=ref("MaintenanceStart"),
+            detail=True,
+        )
+    },
+    "/api/v1/integrations/{id}/maintenance_stop/": {
+        "post": operation("Stop maintenance", ("200", INTEGRATION_OK), detail=True)
+    },
+}
+
+
+def document() -> Schema:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "alert-ingest public API",
+            "version": "1",
+            "description": "Compatible with the Grafana OnCall Integrations HTTP API.",
+        },
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "token": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "`<token>` or `Bearer <token>`",
+                }
+            },
+        },
+    }
+
+
+async def serve(request: web.Request) -> web.Response:
+    return json_response(document())

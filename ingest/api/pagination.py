@@ -1,0 +1,59 @@
+"""Page-number pagination shared by every list endpoint of the public API.
+
+``page`` (default 1) and ``perpage`` (default per resource, capped at 100). Lenient like the
+reference: a non-integer or < 1 value falls back to the default; a page past the end is the last
+page. ``next``/``previous`` are absolute (``BASE_URL`` + path + query with keys sorted); the link
+to page 1 drops ``page``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from ingest.api import context
+
+MAX_PAGE_SIZE = 100
+T = TypeVar("T")
+
+
+def _positive(raw: str | None, default: int) -> int:
+    try:
+        value = int(raw) if raw is not None else default
+    except ValueError:
+        return default
+    return value if value >= 1 else default
+
+
+def paginate(
+    request: web.Request, items: Sequence[T], default_size: int = 50
+) -> tuple[list[T], dict[str, Any]]:
+    """Slice ``items`` for this request; returns the page and the envelope (without results)."""
+    size = min(_positive(request.query.get("perpage"), default_size), MAX_PAGE_SIZE)
+    count = len(items)
+    total_pages = max(1, -(-count // size))
+    page = min(_positive(request.query.get("page"), 1), total_pages)
+    envelope: dict[str, Any] = {
+        "count": count,
+        "next": _link(request, page + 1) if page < total_pages else None,
+        "previous": _link(request, page - 1) if page > 1 else None,
+        "results": [],
+        "current_page_number": page,
+        "page_size": size,
+        "total_pages": total_pages,
+    }
+    start = (page - 1) * size
+    return list(items[start : start + size]), envelope
+
+
+def _link(request: web.Request, page: int) -> str:
+    pairs = [(k, v) for k, v in request.query.items() if k != "page"]
+    if page > 1:
+        pairs.append(("page", str(page)))
+    pairs.sort(key=lambda kv: kv[0])
+    query = urlencode(pairs)
+    base = context.settings(request).link_base + request.path
+    return f"{base}?{query}" if query else base

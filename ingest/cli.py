@@ -1,0 +1,125 @@
+"""``alert-ingest`` command line: api, worker, dev, tokens.
+
+Settings come from ``ALERT_INGEST_*`` variables (see ``ingest.settings``); flags override them.
+A bad value stops the command with one line naming the variable and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from ingest.logs import setup_logging
+from ingest.redis_conn import connect
+from ingest.settings import Settings, SettingsError, load_settings
+from ingest.store import tokens
+
+
+def _api(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest.api.app import create_app
+
+    setup_logging(settings.log_level)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=15.0,
+    )
+    return 0
+
+
+async def _tokens(settings: Settings, args: argparse.Namespace) -> int:
+    redis: Redis = connect(settings.redis_url)
+    try:
+        if args.tokens_command == "create":
+            try:
+                token, secret = await tokens.create_token(redis, args.org, args.scope, args.name)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            scopes = " ".join(token.scopes)
+            print(f"token id {token.id} for organization {token.org_id}, scopes {scopes}")
+            print("the token is shown once; store it now:")
+            print(secret)
+        elif args.tokens_command == "list":
+            for token in await tokens.list_tokens(redis, args.org):
+                state = "revoked" if token.revoked_at else "active"
+                print(
+                    f"{token.id}\t{token.org_id}\t{token.name}\t{state}\t{' '.join(token.scopes)}"
+                )
+        else:
+            revoked = await tokens.revoke_token(redis, args.token_id)
+            if revoked is None:
+                print(f"error: no token {args.token_id}", file=sys.stderr)
+                return 1
+            print(f"revoked {revoked.id}")
+    finally:
+        await redis.aclose()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alert-ingest",
+        description="Alert ingest service compatible with the Grafana OnCall Integrations API.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    api = sub.add_parser("api", help="run the HTTP process (link endpoints and public API)")
+    api.add_argument("--host", help="listen address (ALERT_INGEST_HOST, default 0.0.0.0)")
+    api.add_argument("--port", type=int, help="listen port (ALERT_INGEST_PORT, default 8080)")
+
+    tok = sub.add_parser("tokens", help="create, list or revoke API tokens")
+    tsub = tok.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    create = tsub.add_parser("create", help="create a token; prints it as the last line")
+    create.add_argument("--org", required=True, help="organization the token belongs to")
+    create.add_argument(
+        "--scope",
+        action="append",
+        default=None,
+        help="scope (repeatable): integrations:read, integrations:write, alert_groups:read, "
+        "alert_groups:write, or a Grafana alias; default all four",
+    )
+    create.add_argument("--name", default="", help="a name shown in lists and audit fields")
+    lst = tsub.add_parser("list", help="list tokens (never their secrets)")
+    lst.add_argument("--org", default=None, help="only this organization's tokens")
+    rev = tsub.add_parser("revoke", help="revoke a token by its id")
+    rev.add_argument("token_id")
+    return parser
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
+    "api": _api,
+    "tokens": _tokens,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if getattr(args, "scope", "absent") is None:
+        args.scope = [
+            "integrations:read",
+            "integrations:write",
+            "alert_groups:read",
+            "alert_groups:write",
+        ]
+    try:
+        settings = load_settings(host=getattr(args, "host", None), port=getattr(args, "port", None))
+    except SettingsError as exc:
+        print(f"alert-ingest: configuration error: {exc}", file=sys.stderr)
+        return 2
+    result = COMMANDS[args.command](settings, args)
+    if asyncio.iscoroutine(result):
+        result = asyncio.run(result)
+    return int(result)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

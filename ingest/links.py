@@ -1,0 +1,210 @@
+"""The integration link endpoints: where monitoring systems POST alerts.
+
+``POST /integrations/v1/<type>/<token>/`` answers ``200 "Ok."`` only after Redis acknowledged
+the enqueue (see ``ingest.queue``); every other outcome is one row of ``spec/ingest.md``'s table.
+No template is rendered here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from ingest.api import context
+from ingest.api.body import FORM_TYPES, FileUploadError, is_json_type, parse_json, read_form
+from ingest.api.errors import detail, json_response
+from ingest.link_cache import LinkCache
+from ingest.models import INTEGRATION_TYPES, Integration
+from ingest.queue import ACCEPTED, GONE, LIMIT_INTEGRATION, Enqueuer
+from ingest.settings import Rate, parse_rate
+from ingest.store import keys
+
+log = logging.getLogger("ingest.links")
+
+LINK_CACHE = web.AppKey("link_cache", LinkCache)
+ENQUEUER = web.AppKey("enqueuer", Enqueuer)
+NOT_FOUND_TEXT = "Integration key was not found. Permission denied."
+RETRY_AFTER_UNAVAILABLE = "5"
+
+
+class UnavailableLog:
+    """Logs one line when Redis starts failing and one when it recovers, not one per request."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.since = 0.0
+
+    def failed(self, exc: BaseException) -> None:
+        if self.failures == 0:
+            self.since = time.time()
+            log.error("redis unavailable; answering 503", extra={"error": type(exc).__name__})
+        self.failures += 1
+
+    def recovered(self) -> None:
+        if self.failures:
+            log.warning(
+                "redis available again",
+                extra={
+                    "failed_requests": self.failures,
+                    "seconds": round(time.time() - self.since, 1),
+                },
+            )
+            self.failures = 0
+
+
+UNAVAILABLE_LOG = web.AppKey("unavailable_log", UnavailableLog)
+
+
+def text(status: int, body: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=body, headers=headers)
+
+
+def unavailable() -> web.Response:
+    return json_response(
+        {"detail": "Temporarily unable to accept alerts; retry later."},
+        503,
+        {"Retry-After": RETRY_AFTER_UNAVAILABLE},
+    )
+
+
+def title(slug: str) -> str:
+    kind = INTEGRATION_TYPES.get(slug)
+    return kind.title if kind else slug
+
+
+async def _integration(request: web.Request) -> Integration | web.Response:
+    try:
+        found = await request.app[LINK_CACHE].get(request.match_info["token"])
+    except (RedisError, OSError) as exc:
+        request.app[UNAVAILABLE_LOG].failed(exc)
+        return unavailable()
+    if found is None:
+        return text(403, NOT_FOUND_TEXT)
+    return found
+
+
+async def read_payload(request: web.Request) -> Any:
+    """Parse the body per the link table; raises ApiError for 400/413/415 rows."""
+    ctype = request.content_type if "Content-Type" in request.headers else ""
+    if ctype in FORM_TYPES:
+        return await read_form(request)
+    raw = await request.read()
+    if not raw:
+        return {}
+    if is_json_type(ctype):
+        return parse_json(raw)
+    raise detail(415, f'Unsupported media type "{ctype}" in request.')
+
+
+def split(integration: Integration, payload: Any) -> list[Any]:
+    """One payload per alert: ``grafana`` splits ``alerts[]``; v2 Alertmanager types get counts."""
+    if integration.type == "grafana" and isinstance(payload, dict):
+        alerts = payload.get("alerts")
+        if isinstance(alerts, list):
+            return list(alerts)
+    if INTEGRATION_TYPES[integration.type].alertmanager_style and "numFiring" not in payload:
+        alerts = payload.get("alerts")
+        items = alerts if isinstance(alerts, list) else []
+        statuses = [a.get("status") for a in items if isinstance(a, dict)]
+        payload = {
+            **payload,
+            "numFiring": statuses.count("firing"),
+            "numResolved": statuses.count("resolved"),
+        }
+    return [payload]
+
+
+def limits_of(integration: Integration, request: web.Request) -> tuple[Rate, Rate]:
+    settings = context.settings(request)
+    own = parse_rate(integration.rate_limit) if integration.rate_limit else None
+    return own or settings.rate_limit_integration, settings.rate_limit_organization
+
+
+async def post_link(request: web.Request) -> web.StreamResponse:
+    found = await _integration(request)
+    if isinstance(found, web.Response):
+        return found
+    integration = found
+    url_type = request.match_info["type"]
+    if url_type != integration.type:
+        return text(
+            400,
+            f"This url is for integration with {title(url_type)}. "
+            f"Key is for {title(integration.type)}.",
+        )
+    try:
+        payload = await read_payload(request)
+    except FileUploadError:
+        return text(400, "File uploads are not allowed")
+    if payload is None:
+        return text(400, "Payload is required")
+    kind = INTEGRATION_TYPES[integration.type]
+    if kind.alertmanager_style and not isinstance(payload, dict):
+        return json_response({"detail": "Payload must be a JSON object"}, 400)
+    try:
+        result = await request.app[ENQUEUER].enqueue(
+            integration.org_id,
+            integration.id,
+            request.match_info["token"],
+            limits_of(integration, request),
+            split(integration, payload),
+        )
+    except (RedisError, OSError) as exc:
+        request.app[UNAVAILABLE_LOG].failed(exc)
+        return unavailable()
+    request.app[UNAVAILABLE_LOG].recovered()
+    if result.status == ACCEPTED:
+        return json_response("Ok.")
+    if result.status == GONE:
+        request.app[LINK_CACHE].forget(request.match_info["token"])
+        return text(403, NOT_FOUND_TEXT)
+    return rate_limited(kind.alertmanager_style, result.status, result.retry_after)
+
+
+def rate_limited(alertmanager_style: bool, status: int, retry_after: int) -> web.Response:
+    scope = "integration" if status == LIMIT_INTEGRATION else "organization"
+    headers = {"Retry-After": str(retry_after)}
+    body = {
+        "detail": f"Rate limit of this {scope} exceeded; retry in {retry_after} s.",
+        "scope": scope,
+        "retry_after": retry_after,
+    }
+    # Alertmanager and Grafana Alerting drop a notification answered with 4xx; 503 is retried.
+    return json_response(body, 503 if alertmanager_style else 429, headers)
+
+
+async def get_link(request: web.Request) -> web.StreamResponse:
+    found = await _integration(request)
+    if isinstance(found, web.Response):
+        return found
+    return text(
+        200,
+        f"This is an alert-ingest integration link ({title(found.type)}: {found.name}).\n"
+        "POST alerts to it as JSON; see the README for examples.\n",
+    )
+
+
+async def heartbeat(request: web.Request) -> web.StreamResponse:
+    found = await _integration(request)
+    if isinstance(found, web.Response):
+        return found
+    if not found.heartbeat_enabled:
+        return json_response({"detail": "This integration type has no heartbeat."}, 404)
+    try:
+        await context.redis(request).set(keys.heartbeat(found.id), time.time())
+    except (RedisError, OSError) as exc:
+        request.app[UNAVAILABLE_LOG].failed(exc)
+        return unavailable()
+    return text(200, ":)" if request.method == "GET" else "")
+
+
+def add_routes(app: web.Application, add: Any) -> None:
+    base = "/integrations/v1/{type}/{token}"
+    add(app, "POST", base, post_link)
+    add(app, "GET", base, get_link)
+    add(app, "GET", base + "/heartbeat", heartbeat)
+    add(app, "POST", base + "/heartbeat", heartbeat)

@@ -1,0 +1,72 @@
+"""Prometheus metrics of the api process, and the ``/metrics`` handler shared with the worker.
+
+Naming follows Prometheus conventions: counters end in ``_total``, durations are ``_seconds``
+histograms, sizes ``_bytes``. No ids in labels; every labelled series that a dashboard reads is
+pre-initialised so it exists (at 0) before the first event.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+from ingest.models import INTEGRATION_TYPES
+
+NS = "alert_ingest"
+LINK_CODES = ("200", "400", "403", "404", "405", "413", "415", "429", "503")
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+HTTP_REQUESTS = Counter(
+    f"{NS}_http_requests_total",
+    "HTTP requests answered, by handler, integration type (link handlers) and status code.",
+    ["handler", "integration_type", "code"],
+)
+HTTP_DURATION = Histogram(
+    f"{NS}_http_request_duration_seconds",
+    "Time to answer an HTTP request, by handler.",
+    ["handler"],
+    buckets=LATENCY_BUCKETS,
+)
+BODY_BYTES = Histogram(
+    f"{NS}_link_request_body_bytes",
+    "Size of bodies posted to integration links.",
+    buckets=(256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304),
+)
+ALERTS_ACCEPTED = Counter(
+    f"{NS}_alerts_accepted_total",
+    "Alerts durably enqueued by the link endpoints, by integration type.",
+    ["integration_type"],
+)
+RATE_LIMITED = Counter(
+    f"{NS}_rate_limited_total",
+    "Link requests refused by a rate limit, by scope (integration or organization).",
+    ["scope"],
+)
+ENQUEUE_FAILURES = Counter(
+    f"{NS}_enqueue_failures_total",
+    "Link requests answered 503 because Redis was unreachable or did not acknowledge.",
+)
+QUEUE_DEPTH = Gauge(
+    f"{NS}_queue_depth",
+    "Alerts waiting in the queue (sampled by each process every few seconds).",
+)
+
+HANDLERS = ("link", "heartbeat", "api", "other")
+
+
+def _preinit() -> None:
+    for kind in INTEGRATION_TYPES:
+        ALERTS_ACCEPTED.labels(kind)
+        for code in LINK_CODES:
+            HTTP_REQUESTS.labels("link", kind, code)
+    for scope in ("integration", "organization"):
+        RATE_LIMITED.labels(scope)
+    for handler in HANDLERS:
+        HTTP_DURATION.labels(handler)
+
+
+_preinit()
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text exposition of every metric in this process, and its content type."""
+    return generate_latest(), CONTENT_TYPE_LATEST

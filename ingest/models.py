@@ -1,0 +1,202 @@
+"""Plain typed records: integrations, routes, API tokens, and the catalogue of integration types.
+
+Records are stored in Redis as orjson documents (``to_doc``/``from_doc``); the public API shape is
+built by ``ingest.api`` serializers, never stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+BEHAVIOUR_TEMPLATES: tuple[str, ...] = (
+    "grouping_key",
+    "resolve_signal",
+    "acknowledge_signal",
+    "source_link",
+)
+CHANNEL_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "slack": ("title", "message", "image_url"),
+    "web": ("title", "message", "image_url"),
+    "sms": ("title",),
+    "phone_call": ("title",),
+    "telegram": ("title", "message", "image_url"),
+    "mobile_app": ("title", "message"),
+    "email": ("title", "message"),
+    "msteams": ("title", "message", "image_url"),
+}
+# Chat destinations a route carries besides Slack: each {"id": str|None, "enabled": bool}.
+ROUTE_BACKENDS: tuple[str, ...] = ("telegram", "msteams")
+
+
+@dataclass(frozen=True)
+class IntegrationType:
+    slug: str
+    title: str
+    has_link: bool
+    has_heartbeat: bool
+    # Alertmanager-style senders: body must be an object; they drop 4xx, so 429 becomes 503.
+    alertmanager_style: bool = False
+
+
+INTEGRATION_TYPES: dict[str, IntegrationType] = {
+    t.slug: t
+    for t in (
+        IntegrationType("alertmanager", "Alertmanager", True, True, True),
+        IntegrationType("grafana_alerting", "Grafana Alerting", True, False, True),
+        IntegrationType("grafana", "Grafana", True, True),
+        IntegrationType("webhook", "Webhook", True, True),
+        IntegrationType("formatted_webhook", "Formatted webhook", True, True),
+        IntegrationType("kapacitor", "Kapacitor", True, False),
+        IntegrationType("elastalert", "Elastalert", True, True),
+        IntegrationType("zabbix", "Zabbix", True, True),
+        IntegrationType("manual", "Manual", False, False),
+    )
+}
+
+NAME_EMOJI: tuple[str, ...] = (
+    ":blush:",
+    ":ghost:",
+    ":apple:",
+    ":heart:",
+    ":sunglasses:",
+    ":package:",
+    ":balloon:",
+    ":bell:",
+    ":beer:",
+    ":fire:",
+)
+
+
+def default_name(type_slug: str, created_before: int) -> str:
+    """``<type title> <emoji code>``: one emoji per decimal digit of integrations ever created."""
+    emoji = "".join(NAME_EMOJI[int(d)] for d in str(created_before))
+    return f"{INTEGRATION_TYPES[type_slug].title} {emoji}"
+
+
+def empty_templates() -> dict[str, Any]:
+    templates: dict[str, Any] = {name: None for name in BEHAVIOUR_TEMPLATES}
+    for channel, attrs in CHANNEL_TEMPLATES.items():
+        templates[channel] = {attr: None for attr in attrs}
+    return templates
+
+
+@dataclass
+class Label:
+    key: str
+    value: str
+
+    def to_api(self) -> dict[str, Any]:
+        return {"key": {"name": self.key}, "value": {"name": self.value}}
+
+
+@dataclass
+class Integration:
+    id: str
+    org_id: str
+    type: str
+    name: str
+    created_at: float
+    seq: int
+    token: str | None = None
+    description_short: str | None = None
+    team_id: str | None = None
+    templates: dict[str, Any] = field(default_factory=empty_templates)
+    labels: list[Label] = field(default_factory=list)
+    dynamic_labels: list[Label] = field(default_factory=list)
+    default_route_id: str = ""
+    heartbeat_enabled: bool = False
+    heartbeat_timeout: int = 600
+    maintenance_mode: str | None = None
+    maintenance_started_at: float | None = None
+    maintenance_end_at: float | None = None
+    rate_limit: str | None = None
+    deleted_at: float | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Integration:
+        data = dict(doc)
+        data["labels"] = [Label(**item) for item in data.get("labels", [])]
+        data["dynamic_labels"] = [Label(**item) for item in data.get("dynamic_labels", [])]
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def empty_channel(enabled: bool = False) -> dict[str, Any]:
+    return {"id": None, "enabled": enabled}
+
+
+@dataclass
+class Route:
+    id: str
+    org_id: str
+    integration_id: str
+    is_default: bool = False
+    position: int = 0
+    routing_type: str = "regex"
+    routing_regex: str | None = None
+    labels: list[Label] = field(default_factory=list)
+    escalation_chain_id: str | None = None
+    slack: dict[str, Any] = field(default_factory=lambda: {"channel_id": None, "enabled": True})
+    backends: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {name: empty_channel() for name in ROUTE_BACKENDS}
+    )
+
+    def to_doc(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Route:
+        data = dict(doc)
+        data["labels"] = [Label(**item) for item in data.get("labels", [])]
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class ApiToken:
+    id: str
+    org_id: str
+    name: str
+    scopes: list[str]
+    digest: str
+    created_at: float
+    revoked_at: float | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> ApiToken:
+        return cls(**doc)
+
+
+SCOPES: tuple[str, ...] = (
+    "integrations:read",
+    "integrations:write",
+    "alert_groups:read",
+    "alert_groups:write",
+)
+SCOPE_ALIASES: dict[str, str] = {
+    f"{prefix}.{scope}": scope
+    for prefix in ("grafana-irm-app", "grafana-oncall-app")
+    for scope in ("integrations:read", "integrations:write")
+} | {
+    f"{prefix}.alert-groups:{op}": f"alert_groups:{op}"
+    for prefix in ("grafana-irm-app", "grafana-oncall-app")
+    for op in ("read", "write")
+}
+
+
+def normalize_scope(scope: str) -> str:
+    """Map a scope or its Grafana alias to ours; raise ValueError naming the unknown scope."""
+    scope = scope.strip()
+    if scope in SCOPES:
+        return scope
+    if scope in SCOPE_ALIASES:
+        return SCOPE_ALIASES[scope]
+    raise ValueError(f"unknown scope {scope!r}; known: {', '.join(SCOPES)} (or Grafana aliases)")

@@ -1,0 +1,49 @@
+"""One place that turns ``ALERT_INGEST_REDIS_URL`` into an asyncio Redis client.
+
+Plain ``redis://``, ``rediss://`` and ``unix://`` URLs go to redis-py directly. Sentinel is written
+``redis+sentinel://[:password@]host:port[,host:port...]/<service>[/<db>]``: the client asks the
+sentinels for the current master of ``<service>`` and follows fail-overs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.sentinel import Sentinel
+
+R = TypeVar("R", bound=Redis)
+
+
+def connect(url: str, cls: type[R] = Redis, **kwargs: Any) -> R:  # type: ignore[assignment]
+    """Return a client of class ``cls`` (``Redis`` or a subclass such as arq's ``ArqRedis``)."""
+    kwargs.setdefault("health_check_interval", 30)
+    kwargs.setdefault("socket_connect_timeout", 2.0)
+    kwargs.setdefault("socket_timeout", 5.0)
+    if url.startswith("redis+sentinel://"):
+        return _sentinel(url, cls, **kwargs)
+    client: R = cls.from_url(url, **kwargs)
+    return client
+
+
+def _sentinel(url: str, cls: type[R], **kwargs: Any) -> R:
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    password: str | None = None
+    if "@" in netloc:
+        auth, netloc = netloc.rsplit("@", 1)
+        password = unquote(auth.split(":", 1)[-1]) or None
+    hosts: list[tuple[str, int]] = []
+    for item in netloc.split(","):
+        host, _, port = item.rpartition(":")
+        hosts.append((host or item, int(port) if host else 26379))
+    path = [p for p in parts.path.split("/") if p]
+    if not path:
+        raise ValueError("a redis+sentinel URL needs the service name as its path")
+    service = path[0]
+    db = int(path[1]) if len(path) > 1 else 0
+    sentinel_kwargs = {"password": password} if password else None
+    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+    client: R = sentinel.master_for(service, redis_class=cls, password=password, db=db, **kwargs)
+    return client

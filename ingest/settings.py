@@ -1,0 +1,179 @@
+"""All configuration of alert-ingest, read once from the environment (and CLI flags), validated.
+
+Every variable is optional and prefixed ``ALERT_INGEST_``:
+
+``REDIS_URL``                 Redis to use: ``redis://``, ``rediss://``, ``unix://`` or
+                              ``redis+sentinel://[:pw@]host:port[,host:port...]/service[/db]``.
+                              Default ``redis://127.0.0.1:6379/0``; ``alert-ingest dev`` starts an
+                              embedded Redis when it is unset.
+``BASE_URL``                  Public base URL used to build ``link`` and pagination links.
+                              Default ``http://localhost:8080``.
+``HOST`` / ``PORT``           Where the api listens. Default ``0.0.0.0`` / ``8080``.
+``MAX_BODY_BYTES``            Largest accepted request body. Default 2.5 MiB (2621440).
+``RATE_LIMIT_INTEGRATION``    Link posts per integration (``<count>/<n><s|m|h>``), ``300/5m``.
+``RATE_LIMIT_ORGANIZATION``   Link posts per organization. Default ``900/5m``.
+``RATE_LIMIT_API``            Public API requests per token. Default ``300/1m``.
+``TEMPLATE_MAX_LENGTH``       Longest template source accepted on save. Default 50000.
+``TEMPLATE_MAX_OUTPUT``       Longest rendered output before it is cut. Default 50000.
+``TEMPLATE_BUDGET_MS``        Render time budget per template. Default 100.
+``MAX_LABELS``                Labels kept per alert group. Default 15.
+``RETENTION_DAYS``            How long resolved groups and their alerts are kept. Default 30.
+``MAX_ALERTS_PER_GROUP``      Newest alerts kept per group (the count stays exact). Default 1000.
+``LOG_LEVEL``                 ``debug``, ``info``, ``warning`` or ``error``. Default ``info``.
+``QUEUE_NAME``                arq queue name. Default ``alert-ingest:queue``.
+
+An invalid value raises :class:`SettingsError` whose message is one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+PREFIX = "ALERT_INGEST_"
+
+
+class SettingsError(ValueError):
+    """A configuration value is invalid; the message names the variable and the reason."""
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``count`` events per ``period`` seconds."""
+
+    count: int
+    period: int
+
+    def __str__(self) -> str:
+        for unit, seconds in (("h", 3600), ("m", 60)):
+            if self.period % seconds == 0:
+                return f"{self.count}/{self.period // seconds}{unit}"
+        return f"{self.count}/{self.period}s"
+
+
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_rate(text: str) -> Rate:
+    """Parse ``<count>/<n><s|m|h>`` (``n`` defaults to 1), e.g. ``300/5m``."""
+    match = _RATE_RE.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a rate like '300/5m' (<count>/<n><s|m|h>)")
+    count = int(match.group(1))
+    period = int(match.group(2) or "1") * _UNIT_SECONDS[match.group(3)]
+    if count < 1 or period < 1:
+        raise ValueError(f"{text!r}: count and period must both be at least 1")
+    if period > 86400:
+        raise ValueError(f"{text!r}: period must be at most 24h")
+    return Rate(count, period)
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    base_url: str = "http://localhost:8080"
+    host: str = "0.0.0.0"
+    port: int = 8080
+    max_body_bytes: int = 2_621_440
+    rate_limit_integration: Rate = Rate(300, 300)
+    rate_limit_organization: Rate = Rate(900, 300)
+    rate_limit_api: Rate = Rate(300, 60)
+    template_max_length: int = 50_000
+    template_max_output: int = 50_000
+    template_budget_ms: int = 100
+    max_labels: int = 15
+    retention_days: int = 30
+    max_alerts_per_group: int = 1000
+    log_level: str = "info"
+    queue_name: str = "alert-ingest:queue"
+    redis_url_from_env: bool = False
+
+    @property
+    def link_base(self) -> str:
+        return self.base_url.rstrip("/")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _int(name: str, raw: str, lo: int, hi: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name}: {raw!r} is not an integer") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{PREFIX}{name}: {value} is out of range {lo}..{hi}")
+    return value
+
+
+def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in schemes:
+        raise SettingsError(
+            f"{PREFIX}{name}: {raw!r} must start with one of "
+            + ", ".join(s + "://" for s in schemes)
+        )
+    if parts.scheme not in ("unix",) and not parts.netloc:
+        raise SettingsError(f"{PREFIX}{name}: {raw!r} has no host")
+    return raw.strip()
+
+
+_INT_FIELDS: dict[str, tuple[int, int]] = {
+    "port": (1, 65535),
+    "max_body_bytes": (1024, 1 << 30),
+    "template_max_length": (100, 10_000_000),
+    "template_max_output": (100, 10_000_000),
+    "template_budget_ms": (1, 60_000),
+    "max_labels": (1, 1000),
+    "retention_days": (1, 3650),
+    "max_alerts_per_group": (1, 1_000_000),
+}
+_RATE_FIELDS = ("rate_limit_integration", "rate_limit_organization", "rate_limit_api")
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build :class:`Settings` from ``env`` (default ``os.environ``) and explicit overrides."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(Settings):
+        name = field.name.upper()
+        raw = env.get(PREFIX + name)
+        if raw is None or field.name == "redis_url_from_env":
+            continue
+        values[field.name] = _convert(field.name, name, raw)
+    values["redis_url_from_env"] = PREFIX + "REDIS_URL" in env
+    for key, value in overrides.items():
+        if value is not None:
+            values[key] = value
+    return Settings(**values)
+
+
+def _convert(field: str, name: str, raw: str) -> Any:
+    if field in _INT_FIELDS:
+        return _int(name, raw, *_INT_FIELDS[field])
+    if field in _RATE_FIELDS:
+        try:
+            return parse_rate(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}{name}: {exc}") from None
+    if field == "redis_url":
+        return _url(name, raw, ("redis", "rediss", "unix", "redis+sentinel"))
+    if field == "base_url":
+        return _url(name, raw, ("http", "https")).rstrip("/")
+    if field == "log_level":
+        level = raw.strip().lower()
+        if level not in _LOG_LEVELS:
+            raise SettingsError(f"{PREFIX}{name}: {raw!r} is not one of {', '.join(_LOG_LEVELS)}")
+        return level
+    if field in ("host", "queue_name"):
+        if not raw.strip():
+            raise SettingsError(f"{PREFIX}{name}: must not be empty")
+        return raw.strip()
+    raise SettingsError(f"{PREFIX}{name}: not a known setting")  # pragma: no cover

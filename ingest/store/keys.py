@@ -1,0 +1,117 @@
+"""Every Redis key alert-ingest uses is built here, and only here.
+
+Data model (all keys share the ``ai:`` prefix; documents are orjson):
+
+===================================  ======  =================================================
+key                                  type    holds
+===================================  ======  =================================================
+``ai:orgs``                          set     organization ids that have tokens
+``ai:token:<sha256>``                string  id of the API token whose secret hashes to this
+``ai:tokens``                        hash    token id -> ApiToken document (index for listing)
+``ai:integration:<id>``              string  Integration document (kept after soft delete)
+``ai:integration-ids``               set     every integration id ever issued (never reused)
+``ai:org:<org>:integrations``        zset    live integration ids of the org, score = seq
+``ai:org:<org>:integration-seq``     string  integrations ever created in the org (counter)
+``ai:link:<token>``                  string  integration id for a link token (deleted on delete)
+``ai:links-version``                 string  bumped on every integration or route change
+``ai:route:<id>``                    string  Route document
+``ai:integration:<id>:routes``       zset    non-default route ids of the integration, by position
+``ai:heartbeat:<integration>``       string  epoch seconds of the last heartbeat
+``ai:rl:<scope>:<subject>:<window>`` string  sliding-window counters (``ingest.ratelimit``)
+``arq:job:<alert id>``               string  queued alert: arq job, JSON (``ingest.queue``)
+``<QUEUE_NAME>``                     zset    arq queue: alert ids by enqueue time
+``ai:group:<id>``                    hash    alert group: ids, state timestamps, counts, labels
+``ai:group:<id>:alerts``             zset    the group's newest alert ids, score = received ms
+``ai:alert:<id>``                    hash    alert: ``doc`` (payload + trace, JSON), group id,
+                                             events state; its existence makes re-runs no-ops
+``ai:open:<integ>:<route>:<md5>``    string  the open group for a grouping key (at most one)
+``ai:last-resolved:<i>:<r>:<md5>``   string  the most recently resolved group for a key
+``ai:maintenance-group:<integ>``     string  the integration's current maintenance group
+``ai:org:<org>:groups``              zset    group ids of the org, score = created ms
+``ai:resolved-groups``               zset    resolved group ids, score = resolved time (retention)
+``ai:events``                        stream  events for notifiers (see ``worker.events``)
+``ai:dead-letters``                  list    jobs that failed every try, with the error (JSON)
+``ai:heartbeat-expired``             set     integrations whose heartbeat is overdue
+===================================  ======  =================================================
+"""
+
+from __future__ import annotations
+
+P = "ai:"
+
+ORGS = P + "orgs"
+TOKENS = P + "tokens"
+INTEGRATION_IDS = P + "integration-ids"
+LINKS_VERSION = P + "links-version"
+RESOLVED_GROUPS = P + "resolved-groups"
+EVENTS = P + "events"
+DEAD_LETTERS = P + "dead-letters"
+HEARTBEAT_EXPIRED = P + "heartbeat-expired"
+GROUP_PREFIX = P + "group:"
+ALERT_PREFIX = P + "alert:"
+
+
+def token_digest(digest: str) -> str:
+    return f"{P}token:{digest}"
+
+
+def integration(integration_id: str) -> str:
+    return f"{P}integration:{integration_id}"
+
+
+def org_integrations(org_id: str) -> str:
+    return f"{P}org:{org_id}:integrations"
+
+
+def org_integration_seq(org_id: str) -> str:
+    return f"{P}org:{org_id}:integration-seq"
+
+
+def link(token: str) -> str:
+    return f"{P}link:{token}"
+
+
+def route(route_id: str) -> str:
+    return f"{P}route:{route_id}"
+
+
+def integration_routes(integration_id: str) -> str:
+    return f"{P}integration:{integration_id}:routes"
+
+
+def rate_limit(scope: str, subject: str) -> str:
+    """Prefix of the sliding-window counters of one subject (``:<window>`` is appended)."""
+    return f"{P}rl:{scope}:{subject}"
+
+
+def heartbeat(integration_id: str) -> str:
+    """Epoch seconds of the integration's last heartbeat."""
+    return f"{P}heartbeat:{integration_id}"
+
+
+def group(group_id: str) -> str:
+    return GROUP_PREFIX + group_id
+
+
+def group_alerts(group_id: str) -> str:
+    return f"{GROUP_PREFIX}{group_id}:alerts"
+
+
+def alert(alert_id: str) -> str:
+    return ALERT_PREFIX + alert_id
+
+
+def open_group(integration_id: str, route_id: str, grouping_id: str) -> str:
+    return f"{P}open:{integration_id}:{route_id}:{grouping_id}"
+
+
+def last_resolved(integration_id: str, route_id: str, grouping_id: str) -> str:
+    return f"{P}last-resolved:{integration_id}:{route_id}:{grouping_id}"
+
+
+def maintenance_group(integration_id: str) -> str:
+    return f"{P}maintenance-group:{integration_id}"
+
+
+def org_groups(org_id: str) -> str:
+    return f"{P}org:{org_id}:groups"

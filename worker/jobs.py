@@ -1,0 +1,75 @@
+"""The arq job functions of the worker, and their failure policy.
+
+``process_alert`` runs ``worker.pipeline`` for one alert. An unexpected exception (Redis trouble,
+a bug; never a template error, which degrades inside the pipeline) is retried with exponential
+backoff (1 s, 2 s, 4 s, ...) up to ``MAX_TRIES`` tries; after the last one the job goes to the
+dead-letter list with its error (``alert-ingest dlq list`` / ``dlq replay``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from arq import Retry
+
+from ingest.store import dead_letters
+from worker import metrics
+from worker.pipeline import Deps, Job, process
+
+log = logging.getLogger("worker.jobs")
+MAX_TRIES = 5
+DEPS = "deps"
+
+
+def backoff(job_try: int) -> float:
+    return float(min(60, 2 ** (job_try - 1)))
+
+
+async def process_alert(
+    ctx: dict[str, Any],
+    *,
+    alert_id: str,
+    integration_id: str,
+    received_at: float,
+    payload: Any,
+) -> None:
+    started = time.time()
+    enqueue_time = ctx.get("enqueue_time")
+    if enqueue_time is not None:
+        metrics.QUEUE_WAIT.observe(max(0.0, started - enqueue_time.timestamp()))
+    deps: Deps = ctx[DEPS]
+    job = Job(alert_id, integration_id, received_at, payload)
+    job_try = int(ctx.get("job_try", 1))
+    context = {"alert_id": alert_id, "integration_id": integration_id, "job_try": job_try}
+    try:
+        group = await process(deps, job)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        if job_try < MAX_TRIES:
+            metrics.JOBS.labels("retried").inc()
+            log.warning("alert failed, will retry", extra={**context, "error": error})
+            raise Retry(defer=backoff(job_try)) from exc
+        await dead_letters.add(
+            deps.redis,
+            {"alert_id": alert_id, "integration_id": integration_id,
+             "received_at": received_at, "payload": payload},
+            error,
+            job_try,
+        )  # fmt: skip
+        metrics.JOBS.labels("dead_lettered").inc()
+        log.error("alert dead-lettered", extra={**context, "error": error})
+        return
+    metrics.PROCESSING.observe(time.time() - started)
+    if group is None:
+        metrics.JOBS.labels("dropped").inc()
+        log.info("alert dropped: integration deleted", extra=context)
+    elif group.result == "duplicate":
+        metrics.JOBS.labels("duplicate").inc()
+    else:
+        metrics.JOBS.labels("processed").inc()
+        log.debug(
+            "alert processed",
+            extra={**context, "alert_group_id": group.group_id, "result": group.result},
+        )

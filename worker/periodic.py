@@ -1,0 +1,27 @@
+"""Periodic jobs of the worker (arq cron): heartbeat expiry, retention, gauges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq.cron import CronJob, cron
+
+from ingest.store import dead_letters, keys
+from worker import metrics
+from worker.jobs import DEPS
+from worker.pipeline import Deps
+
+
+async def sample_gauges(ctx: dict[str, Any]) -> None:
+    deps: Deps = ctx[DEPS]
+    metrics.DEAD_LETTERS.set(await dead_letters.size(deps.redis))
+    from ingest.metrics import QUEUE_DEPTH
+
+    QUEUE_DEPTH.set(await deps.redis.zcard(deps.settings.queue_name))
+    expired = await deps.redis.scard(keys.HEARTBEAT_EXPIRED)  # type: ignore[misc]
+    metrics.HEARTBEATS_EXPIRED.set(int(expired))
+
+
+def cron_jobs() -> list[CronJob]:
+    every_5s = set(range(0, 60, 5))
+    return [cron(sample_gauges, second=every_5s, run_at_startup=True, unique=False)]
