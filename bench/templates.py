@@ -30,7 +30,7 @@ from templates_engine.defaults import default_templates
 from templates_engine.readonly import freeze
 
 FIXTURE = Path("/work/shared/fixtures/alertmanager/firing.json")
-LOCAL_FIXTURE = Path(__file__).resolve().parent.parent / "tests/templates_fixtures/am_firing.json"
+LOCAL_FIXTURE = Path(__file__).resolve().parent.parent / "tests/fixtures/alertmanager/firing.json"
 
 
 def _sources() -> list[str]:

@@ -15,10 +15,11 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
+from ingest.dev import run_dev
 from ingest.logs import setup_logging
 from ingest.redis_conn import connect
 from ingest.settings import Settings, SettingsError, load_settings
-from ingest.store import tokens
+from ingest.store import dead_letters, tokens
 
 
 def _api(settings: Settings, args: argparse.Namespace) -> int:
@@ -66,6 +67,48 @@ async def _tokens(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.service import run_worker  # the api process never imports the worker
+
+    setup_logging(settings.log_level)
+    asyncio.run(run_worker(settings, args.concurrency, args.metrics_port, args.completion_wait))
+    return 0
+
+
+async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
+    redis: Redis = connect(settings.redis_url)
+    try:
+        if args.dlq_command == "list":
+            for entry in await dead_letters.entries(redis):
+                print(
+                    f"{entry['alert_id']}\t{entry['integration_id']}\ttries={entry['tries']}"
+                    f"\t{entry['error']}"
+                )
+        else:
+            replayed = await dead_letters.replay(redis, settings.queue_name, args.alert_id)
+            if args.alert_id and not replayed:
+                print(f"error: no dead letter for alert {args.alert_id}", file=sys.stderr)
+                return 1
+            print(f"re-queued {len(replayed)} alert(s)")
+    finally:
+        await redis.aclose()
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port number (0-65535)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alert-ingest",
@@ -74,7 +117,39 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     api = sub.add_parser("api", help="run the HTTP process (link endpoints and public API)")
     api.add_argument("--host", help="listen address (ALERT_INGEST_HOST, default 0.0.0.0)")
-    api.add_argument("--port", type=int, help="listen port (ALERT_INGEST_PORT, default 8080)")
+    api.add_argument("--port", type=_port, help="listen port (ALERT_INGEST_PORT, default 8080)")
+
+    wrk = sub.add_parser("worker", help="run one worker process (arq) that processes queued alerts")
+    wrk.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=50,
+        help="alerts processed at once (default 50)",
+    )
+    wrk.add_argument(
+        "--metrics-port",
+        type=_port,
+        default=9100,
+        help="port of /metrics and /health/live (default 9100; 0 disables)",
+    )
+    wrk.add_argument(
+        "--completion-wait",
+        type=int,
+        default=10,
+        help="seconds to let jobs in flight finish on SIGTERM (default 10)",
+    )
+
+    dev = sub.add_parser(
+        "dev", help="demo: api + worker (+ embedded Redis if ALERT_INGEST_REDIS_URL is unset)"
+    )
+    dev.add_argument("--port", type=_port, help="api port (default 8080)")
+    dev.add_argument("--data-dir", default=".alert-ingest", help="embedded Redis data folder")
+
+    dlq = sub.add_parser("dlq", help="inspect and replay dead-lettered alerts")
+    dsub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    dsub.add_parser("list", help="list dead-lettered alerts with their errors")
+    replay = dsub.add_parser("replay", help="re-queue one dead-lettered alert, or all")
+    replay.add_argument("alert_id", nargs="?", default=None)
 
     tok = sub.add_parser("tokens", help="create, list or revoke API tokens")
     tsub = tok.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
@@ -95,8 +170,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _dev(settings: Settings, args: argparse.Namespace) -> int:
+    return run_dev(settings, args.data_dir)
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
     "api": _api,
+    "worker": _worker,
+    "dev": _dev,
+    "dlq": _dlq,
     "tokens": _tokens,
 }
 

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from ingest import metrics
 from ingest.api import context
 from ingest.api.body import FORM_TYPES, FileUploadError, is_json_type, parse_json, read_form
 from ingest.api.errors import detail, json_response
@@ -39,6 +40,7 @@ class UnavailableLog:
         self.since = 0.0
 
     def failed(self, exc: BaseException) -> None:
+        metrics.ENQUEUE_FAILURES.inc()
         if self.failures == 0:
             self.since = time.time()
             log.error("redis unavailable; answering 503", extra={"error": type(exc).__name__})
@@ -93,6 +95,7 @@ async def read_payload(request: web.Request) -> Any:
     if ctype in FORM_TYPES:
         return await read_form(request)
     raw = await request.read()
+    metrics.BODY_BYTES.observe(len(raw))
     if not raw:
         return {}
     if is_json_type(ctype):
@@ -158,6 +161,7 @@ async def post_link(request: web.Request) -> web.StreamResponse:
         return unavailable()
     request.app[UNAVAILABLE_LOG].recovered()
     if result.status == ACCEPTED:
+        metrics.ALERTS_ACCEPTED.labels(integration.type).inc(len(result.alert_ids))
         return json_response("Ok.")
     if result.status == GONE:
         request.app[LINK_CACHE].forget(request.match_info["token"])
@@ -167,6 +171,7 @@ async def post_link(request: web.Request) -> web.StreamResponse:
 
 def rate_limited(alertmanager_style: bool, status: int, retry_after: int) -> web.Response:
     scope = "integration" if status == LIMIT_INTEGRATION else "organization"
+    metrics.RATE_LIMITED.labels(scope).inc()
     headers = {"Retry-After": str(retry_after)}
     body = {
         "detail": f"Rate limit of this {scope} exceeded; retry in {retry_after} s.",

@@ -40,3 +40,5 @@ def setup_logging(level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # arq logs every job with its arguments (the payload) at info: keep it to warnings
+    logging.getLogger("arq.worker").setLevel(max(root.level, logging.WARNING))

@@ -7,6 +7,10 @@ pre-initialised so it exists (at 0) before the first event.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from ingest.models import INTEGRATION_TYPES
@@ -51,6 +55,7 @@ QUEUE_DEPTH = Gauge(
 )
 
 HANDLERS = ("link", "heartbeat", "api", "other")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _preinit() -> None:
@@ -70,3 +75,40 @@ _preinit()
 def exposition() -> tuple[bytes, str]:
     """The text exposition of every metric in this process, and its content type."""
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    body, content_type = exposition()
+    # prometheus-client's content type carries a charset, which web.Response(content_type=) rejects
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+def handler_kind(request: web.Request) -> str:
+    path = request.path
+    if path.startswith("/integrations/v1/"):
+        return "heartbeat" if path.rstrip("/").endswith("/heartbeat") else "link"
+    if path.startswith("/api/"):
+        return "api"
+    return "other"
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    kind = handler_kind(request)
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        integration_type = ""
+        if kind in ("link", "heartbeat"):
+            integration_type = request.match_info.get("type", "")
+            if integration_type not in INTEGRATION_TYPES:
+                integration_type = "unknown"
+        HTTP_REQUESTS.labels(kind, integration_type, str(status)).inc()
+        HTTP_DURATION.labels(kind).observe(time.perf_counter() - started)

@@ -18,7 +18,7 @@ from templates_engine import (
     render_channels,
 )
 
-FIXTURES = Path(__file__).parent / "templates_fixtures"
+FIXTURES = Path(__file__).parent / "fixtures" / "alertmanager"
 
 
 def load(name: str) -> Any:
@@ -46,7 +46,7 @@ def test_all_nine_types_have_defaults_that_compile() -> None:
 
 @pytest.mark.parametrize("kind", ["alertmanager", "grafana_alerting"])
 def test_alertmanager_firing_groups_by_group_key(kind: str) -> None:
-    payload = load("am_firing.json")
+    payload = load("firing.json")
     result = evaluate_alert(kind, None, payload)
     assert result.grouping_key == payload["groupKey"]
     assert result.grouping_id == hashlib.md5(payload["groupKey"].encode()).hexdigest()
@@ -58,7 +58,7 @@ def test_alertmanager_firing_groups_by_group_key(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ["alertmanager", "grafana_alerting"])
 def test_alertmanager_resolved_is_resolve_signal(kind: str) -> None:
-    payload = load("am_resolved.json")
+    payload = load("resolved.json")
     result = evaluate_alert(kind, None, payload)
     assert result.resolve_signal
     assert result.grouping_key == payload["groupKey"]
@@ -73,7 +73,7 @@ def test_alertmanager_without_group_key_gets_own_group() -> None:
 
 
 def test_alertmanager_channels_readable() -> None:
-    payload = load("am_firing.json")
+    payload = load("firing.json")
     out = render_channels("alertmanager", None, payload, integration_name="AM")
     assert out.issues == ()
     web = out.channels["web"]
@@ -192,7 +192,7 @@ def test_manual_defaults() -> None:
 
 
 def test_custom_template_overrides_default_and_empty_falls_back() -> None:
-    payload = load("am_firing.json")
+    payload = load("firing.json")
     custom = evaluate_alert("alertmanager", {"grouping_key": "{{ payload.receiver }}"}, payload)
     assert custom.grouping_key == "hook"
     empty = evaluate_alert("alertmanager", {"grouping_key": ""}, payload)

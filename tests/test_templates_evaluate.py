@@ -20,8 +20,8 @@ from templates_engine import (
     select_route,
 )
 
-FIXTURES = Path(__file__).parent / "templates_fixtures"
-FIRING: dict[str, Any] = json.loads((FIXTURES / "am_firing.json").read_text())
+FIXTURES = Path(__file__).parent / "fixtures" / "alertmanager"
+FIRING: dict[str, Any] = json.loads((FIXTURES / "firing.json").read_text())
 
 
 def test_labels_static_dynamic_multi_later_wins_sorted() -> None:

@@ -19,8 +19,8 @@ from templates_engine import (
     select_route,
 )
 
-FIXTURES = Path(__file__).parent / "templates_fixtures"
-FIRING: dict[str, Any] = json.loads((FIXTURES / "am_firing.json").read_text())
+FIXTURES = Path(__file__).parent / "fixtures" / "alertmanager"
+FIRING: dict[str, Any] = json.loads((FIXTURES / "firing.json").read_text())
 MARGIN = 0.4
 BUDGET = DEFAULT_LIMITS.render_budget
 INTERNALS = (" at 0x", "<class", "<function", "jinja2.", "templates_engine", "builtins", "<module")

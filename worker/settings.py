@@ -43,6 +43,9 @@ def create_worker(
     handle_signals: bool = True,
     completion_wait: int = 10,
 ) -> Worker:
+    # arq enqueues cron jobs through the pool: it must serialize as the worker deserializes
+    redis.job_serializer = serialize
+    redis.job_deserializer = orjson.loads
     return Worker(
         functions=[func(process_alert, name=JOB_NAME)],
         cron_jobs=cron_jobs(),

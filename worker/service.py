@@ -1,0 +1,60 @@
+"""The worker process: an arq worker plus a small HTTP server for ``/metrics`` and health.
+
+SIGTERM/SIGINT: arq stops taking jobs, waits up to ``completion_wait`` seconds for the jobs in
+flight, then exits; the metrics server closes last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+from arq.connections import ArqRedis
+
+from ingest.metrics import metrics_handler
+from ingest.redis_conn import connect
+from ingest.settings import Settings
+from worker.settings import create_worker
+
+log = logging.getLogger("worker.service")
+
+
+async def _live(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def start_metrics_server(host: str, port: int) -> web.AppRunner:
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/health/live", _live)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+async def run_worker(
+    settings: Settings, concurrency: int, metrics_port: int, completion_wait: int = 10
+) -> None:
+    pool = connect(settings.redis_url, ArqRedis)
+    runner = await start_metrics_server(settings.host, metrics_port) if metrics_port else None
+    worker = create_worker(settings, pool, concurrency, completion_wait=completion_wait)
+    log.info(
+        "worker started",
+        extra={
+            "concurrency": concurrency,
+            "metrics_port": metrics_port,
+            "queue": settings.queue_name,
+        },
+    )
+    try:
+        with contextlib.suppress(asyncio.CancelledError):  # arq cancels its main task on SIGTERM
+            await worker.async_run()
+    finally:
+        await worker.close()
+        if runner is not None:
+            await runner.cleanup()
+        await pool.aclose()
+        log.info("worker stopped")
