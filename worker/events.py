@@ -30,9 +30,8 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from ingest.events import EVENTS_MAXLEN
 from ingest.store import keys
-
-EVENTS_MAXLEN = 100_000
 
 _SCRIPT = """
 -- KEYS: 1 alert, 2 stream. ARGV: 1 maxlen, 2 group id, 3 alert id, 4 integration, 5 org,

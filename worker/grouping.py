@@ -30,7 +30,7 @@ from ingest.store import keys
 
 _SCRIPT = """
 -- KEYS: 1 alert, 2 open index, 3 last-resolved index, 4 maintenance index, 5 org groups,
---       6 resolved groups, 7 config version
+--       6 resolved groups, 7 config version, 8 org alerts
 -- ARGV: 1 alert id, 2 new group id, 3 now (s), 4 received (ms), 5 resolve, 6 ack, 7 own group,
 --       8 alert doc, 9 expected config version, 10 max alerts, 11 group prefix, 12 alert prefix,
 --       13 maintenance mode, 14 new maintenance group id, 15 group fields (JSON object)
@@ -90,6 +90,7 @@ local gkey = gp .. gid
 local akey = gkey .. ':alerts'
 redis.call('HSET', KEYS[1], 'doc', ARGV[8], 'group_id', gid, 'created_at', now)
 redis.call('ZADD', akey, ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[8], ARGV[4], ARGV[1])
 redis.call('HINCRBY', gkey, 'alerts_count', 1)
 redis.call('HSET', gkey, 'last_alert_id', ARGV[1])
 local excess = redis.call('ZCARD', akey) - tonumber(ARGV[10])
@@ -98,6 +99,7 @@ if excess > 0 then
   redis.call('ZREMRANGEBYRANK', akey, 0, excess - 1)
   for _, a in ipairs(old) do
     redis.call('DEL', ARGV[12] .. a)
+    redis.call('ZREM', KEYS[8], a)
   end
 end
 local events = {}
@@ -173,6 +175,7 @@ class Grouper:
             keys.org_groups(group_fields["org_id"]),
             keys.RESOLVED_GROUPS,
             keys.LINKS_VERSION,
+            keys.org_alerts(group_fields["org_id"]),
         ]
         args: list[bytes | str | int] = [
             alert_id,

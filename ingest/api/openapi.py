@@ -6,11 +6,12 @@ validate real responses against the schemas here.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
+import orjson
 from aiohttp import web
 
-from ingest.api.errors import json_response
 from ingest.models import BEHAVIOUR_TEMPLATES, CHANNEL_TEMPLATES, INTEGRATION_TYPES, ROUTE_BACKENDS
 
 Schema = dict[str, Any]
@@ -207,7 +208,17 @@ PATHS: dict[str, Schema] = {
 }
 
 
+# Modules that contribute ``PATHS`` and ``SCHEMAS`` dicts of their own (one per resource).
+FRAGMENT_MODULES: tuple[str, ...] = ()
+
+
 def document() -> Schema:
+    paths = dict(PATHS)
+    schemas = dict(SCHEMAS)
+    for name in FRAGMENT_MODULES:
+        module = importlib.import_module(name)
+        paths.update(module.PATHS)
+        schemas.update(module.SCHEMAS)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -215,9 +226,9 @@ def document() -> Schema:
             "version": "1",
             "description": "Compatible with the Grafana OnCall Integrations HTTP API.",
         },
-        "paths": PATHS,
+        "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": schemas,
             "securitySchemes": {
                 "token": {
                     "type": "apiKey",
@@ -230,5 +241,10 @@ def document() -> Schema:
     }
 
 
+_CACHED: list[bytes] = []
+
+
 async def serve(request: web.Request) -> web.Response:
-    return json_response(document())
+    if not _CACHED:
+        _CACHED.append(orjson.dumps(document()))
+    return web.Response(body=_CACHED[0], content_type="application/json")

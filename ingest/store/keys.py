@@ -28,6 +28,7 @@ key                                  type    holds
 ``ai:last-resolved:<i>:<r>:<md5>``   string  the most recently resolved group for a key
 ``ai:maintenance-group:<integ>``     string  the integration's current maintenance group
 ``ai:org:<org>:groups``              zset    group ids of the org, score = created ms
+``ai:org:<org>:alerts``              zset    kept alert ids of the org, score = received ms
 ``ai:resolved-groups``               zset    resolved group ids, score = resolved time (retention)
 ``ai:events``                        stream  events for notifiers (see ``worker.events``)
 ``ai:dead-letters``                  list    jobs that failed every try, with the error (JSON)
@@ -115,3 +116,7 @@ def maintenance_group(integration_id: str) -> str:
 
 def org_groups(org_id: str) -> str:
     return f"{P}org:{org_id}:groups"
+
+
+def org_alerts(org_id: str) -> str:
+    return f"{P}org:{org_id}:alerts"
