@@ -200,7 +200,7 @@ async def heartbeat(request: web.Request) -> web.StreamResponse:
     if not found.heartbeat_enabled:
         return json_response({"detail": "This integration type has no heartbeat."}, 404)
     try:
-        await context.redis(request).set(keys.heartbeat(found.id), time.time())
+        await context.redis(request).zadd(keys.HEARTBEATS, {found.id: time.time()})
     except (RedisError, OSError) as exc:
         request.app[UNAVAILABLE_LOG].failed(exc)
         return unavailable()

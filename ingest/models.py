@@ -105,6 +105,8 @@ class Integration:
     templates: dict[str, Any] = field(default_factory=empty_templates)
     labels: list[Label] = field(default_factory=list)
     dynamic_labels: list[Label] = field(default_factory=list)
+    # Renders a JSON object of extra labels (applied after static and dynamic labels).
+    alert_group_labels_template: str | None = None
     default_route_id: str = ""
     heartbeat_enabled: bool = False
     heartbeat_timeout: int = 600
@@ -155,6 +157,25 @@ class Route:
         data["labels"] = [Label(**item) for item in data.get("labels", [])]
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class EscalationChain:
+    """A named escalation chain that routes refer to (its steps are out of scope here)."""
+
+    id: str
+    org_id: str
+    name: str
+    created_at: float
+    team_id: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> EscalationChain:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
 
 
 @dataclass

@@ -6,9 +6,10 @@ organization rate limits (spending nothing when refused), and writes each alert 
 (``arq:job:<alert id>`` with the JSON-serialised job, plus the alert id in the queue zset).
 When it returns, Redis has acknowledged every write: the 200 that follows means durable.
 
-Concurrent requests share round trips: the script calls waiting in one event-loop turn go out
-as one pipeline (``EVALSHA`` each, no MULTI: each call stays atomic on its own), and each request
-awaits its own reply, so a 200 still means that request's alerts are written.
+Concurrent requests share round trips: the calls made in one event-loop turn go out as one
+``EVALSHA`` of the script, which runs each call in order (atomically, as the whole batch is) and
+returns one status per call; each request awaits its own status, so a 200 still means that
+request's alerts are written.
 
 The job calls ``process_alert`` (``JOB_NAME``) with keyword arguments ``alert_id``,
 ``integration_id``, ``received_at`` (epoch seconds, float) and ``payload``.
@@ -22,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import hiredis
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
@@ -40,29 +42,47 @@ JOB_EXPIRES_MS = 7 * 86400 * 1000
 _SCRIPT = (
     LUA_FUNCTIONS
     + """
--- KEYS[1] link key, KEYS[2] queue zset, KEYS[3..4] rate-limit prefixes, KEYS[5..] job keys
--- ARGV[1] integration id, ARGV[2] now ms, ARGV[3..6] limit/period pairs,
--- ARGV[7] job ttl ms, ARGV[8..] alternating alert id, job body
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return {-1, 0}
-end
-local now = tonumber(ARGV[2])
-for i = 1, 2 do
-  local wait = rl_wait(KEYS[2 + i], tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i]), now)
-  if wait > 0 then
-    return {i, wait}
+-- One call enqueues the alerts of one request; a batch of calls runs in one script (below).
+-- K[1] link key, K[2] queue zset, K[3..4] rate-limit prefixes, K[5..] job keys
+-- A[1] integration id, A[2] now ms, A[3..6] limit/period pairs,
+-- A[7] job ttl ms, A[8..] alternating alert id, job body
+local function enqueue(K, A)
+  if redis.call('GET', K[1]) ~= A[1] then
+    return -1, 0
   end
+  local now = tonumber(A[2])
+  for i = 1, 2 do
+    local wait = rl_wait(K[2 + i], tonumber(A[1 + 2 * i]), tonumber(A[2 + 2 * i]), now)
+    if wait > 0 then
+      return i, wait
+    end
+  end
+  for i = 1, 2 do
+    rl_spend(K[2 + i], tonumber(A[2 + 2 * i]), now)
+  end
+  local ttl = tonumber(A[7])
+  for j = 5, #K do
+    local arg = 8 + (j - 5) * 2
+    redis.call('SET', K[j], A[arg + 1], 'PX', ttl, 'NX')
+    redis.call('ZADD', K[2], now, A[arg])
+  end
+  return 0, #K - 4
 end
-for i = 1, 2 do
-  rl_spend(KEYS[2 + i], tonumber(ARGV[2 + 2 * i]), now)
+-- ARGV[1] number of calls n, ARGV[2c], ARGV[2c+1] key and arg counts of call c, then the
+-- args of every call in order; KEYS holds the keys of every call in order.
+-- Returns status1, extra1, status2, extra2, ...
+local n = tonumber(ARGV[1])
+local out = {}
+local k, a = 1, 2 + 2 * n
+for c = 1, n do
+  local nk, na = tonumber(ARGV[2 * c]), tonumber(ARGV[2 * c + 1])
+  local status, extra = enqueue({unpack(KEYS, k, k + nk - 1)}, {unpack(ARGV, a, a + na - 1)})
+  out[2 * c - 1] = status
+  out[2 * c] = extra
+  k = k + nk
+  a = a + na
 end
-local ttl = tonumber(ARGV[7])
-for j = 5, #KEYS do
-  local arg = 8 + (j - 5) * 2
-  redis.call('SET', KEYS[j], ARGV[arg + 1], 'PX', ttl, 'NX')
-  redis.call('ZADD', KEYS[2], now, ARGV[arg])
-end
-return {0, #KEYS - 4}
+return out
 """
 )
 
@@ -126,36 +146,51 @@ class Enqueuer:
         argv.append(JOB_EXPIRES_MS)
         for alert_id, payload in zip(alert_ids, payloads, strict=True):
             argv += [alert_id, job_body(alert_id, integration_id, received_at, payload, now_ms)]
-        status, extra = await self._batcher.call([len(script_keys), *script_keys, *argv])
+        status, extra = await self._batcher.call((script_keys, argv))
         if int(status) == ACCEPTED:
             return EnqueueResult(ACCEPTED, tuple(alert_ids))
         if int(status) == GONE:
             return EnqueueResult(GONE)
         return EnqueueResult(int(status), retry_after=max(1, -(-int(extra) // 1000)))
 
-    async def _run_batch(self, calls: list[list[Any]]) -> list[Any]:
-        """One pipeline of ``EVALSHA`` for ``calls``; a reply per call (an exception or a result).
+    async def _run_batch(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """Run ``calls`` (keys, args) in one ``EVALSHA``; one (status, extra) per call.
 
-        The script is loaded once when Redis answers NOSCRIPT (a restart, ``SCRIPT FLUSH``):
-        a NOSCRIPT reply means that call did not run, so sending it again is safe.
+        The script is loaded when Redis answers NOSCRIPT (after a restart or ``SCRIPT FLUSH``):
+        a NOSCRIPT reply means nothing ran, so sending the batch again is safe.
         """
-        results = await self._evalsha(calls)
-        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-        if missing:
+        all_keys: list[str] = []
+        header: list[Any] = [len(calls)]
+        all_args: list[Any] = []
+        for call_keys, call_args in calls:
+            all_keys += call_keys
+            all_args += call_args
+            header += [len(call_keys), len(call_args)]
+        command = ("EVALSHA", self._sha, len(all_keys), *all_keys, *header, *all_args)
+        try:
+            flat = await self._execute(command)
+        except NoScriptError:
             await self._redis.script_load(_SCRIPT)
-            retried = await self._evalsha([calls[i] for i in missing])
-            for i, r in zip(missing, retried, strict=True):
-                results[i] = r
-        return results
+            flat = await self._execute(command)
+        return [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
 
-    async def _evalsha(self, calls: list[list[Any]]) -> list[Any]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for args in calls:
-                pipe.execute_command("EVALSHA", self._sha, *args)
-            return list(await pipe.execute(raise_on_error=False))
+    async def _execute(self, command: tuple[Any, ...]) -> Any:
+        """``execute_command`` minus its Python packing: hiredis packs the (large) command.
+
+        Same connection handling as redis-py: a connection from the client's pool (plain,
+        TLS or Sentinel-managed), dropped by redis-py on any I/O error or timeout, returned to
+        the pool afterwards; an error reply raises (``NoScriptError``, ``ResponseError``).
+        """
+        pool = self._redis.connection_pool
+        conn = await pool.get_connection()
+        try:
+            await conn.send_packed_command(hiredis.pack_command(command))
+            return await conn.read_response()
+        finally:
+            await pool.release(conn)
 
 
-Call = tuple[list[Any], "asyncio.Future[Any]"]
+Call = tuple[Any, "asyncio.Future[Any]"]
 
 
 class _Batcher:
@@ -180,7 +215,7 @@ class _Batcher:
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def call(self, args: list[Any]) -> Any:
+    async def call(self, args: Any) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((args, future))

@@ -36,7 +36,7 @@ async def test_create_grafana_matches_the_document(client: Client, auth: dict[st
     assert re.fullmatch(
         r"http://testserver/integrations/v1/grafana/[A-Za-z0-9]{25,}/", data["link"]
     )
-    assert data["heartbeat"] == {"link": data["link"] + "heartbeat/"}
+    assert data["heartbeat"] == {"link": data["link"] + "heartbeat/", "timeout": 600}
     assert data["templates"]["grouping_key"] is None
     assert data["templates"]["slack"] == {"title": None, "message": None, "image_url": None}
     assert data["templates"]["msteams"] == {"title": None, "message": None, "image_url": None}

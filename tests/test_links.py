@@ -226,7 +226,7 @@ async def test_get_page_and_heartbeat(client: Client, auth: dict[str, str], redi
     assert (await client.get(link + "heartbeat/")).status == 200
     assert await (await client.get(link + "heartbeat")).text() == ":)"
     assert (await client.post(link + "heartbeat/", json={})).status == 200
-    assert await redis.get(f"ai:heartbeat:{integration_id}") is not None
+    assert await redis.zscore("ai:heartbeats", integration_id) is not None
     assert await queued_jobs(redis) == []
     _, no_heartbeat = await make(client, auth, "kapacitor")
     assert (await client.get(no_heartbeat + "heartbeat/")).status == 404

@@ -15,7 +15,9 @@ from worker.settings import create_worker
 async def drain(settings: Settings, concurrency: int = 20) -> None:
     """Process every queued alert with a real arq worker, then return."""
     pool = ArqRedis.from_url(settings.redis_url)
-    worker = create_worker(settings, pool, concurrency, burst=True, handle_signals=False)
+    worker = create_worker(
+        settings, pool, concurrency, burst=True, handle_signals=False, retry_base=0.01
+    )
     try:
         await worker.async_run()
     finally:

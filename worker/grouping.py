@@ -83,6 +83,7 @@ if not gid then
       redis.call('ZADD', KEYS[5], ARGV[4], mg)
     end
     redis.call('HSET', gkey, 'root_id', mg)
+    redis.call('SADD', gp .. mg .. ':attached', gid)
     result = 'maintenance'
   end
 end

@@ -16,15 +16,14 @@ from arq import Retry
 
 from ingest.store import dead_letters
 from worker import metrics
-from worker.pipeline import Deps, Job, process
+from worker.pipeline import DEPS, Deps, Job, process
 
 log = logging.getLogger("worker.jobs")
 MAX_TRIES = 5
-DEPS = "deps"
 
 
-def backoff(job_try: int) -> float:
-    return float(min(60, 2 ** (job_try - 1)))
+def backoff(job_try: int, base: float) -> float:
+    return min(60.0, base * 2.0 ** (job_try - 1))
 
 
 async def process_alert(
@@ -50,7 +49,7 @@ async def process_alert(
         if job_try < MAX_TRIES:
             metrics.JOBS.labels("retried").inc()
             log.warning("alert failed, will retry", extra={**context, "error": error})
-            raise Retry(defer=backoff(job_try)) from exc
+            raise Retry(defer=backoff(job_try, deps.retry_base)) from exc
         await dead_letters.add(
             deps.redis,
             {"alert_id": alert_id, "integration_id": integration_id,

@@ -8,8 +8,9 @@ from arq.cron import CronJob, cron
 
 from ingest.store import dead_letters, keys
 from worker import metrics
-from worker.jobs import DEPS
-from worker.pipeline import Deps
+from worker.heartbeat import check_heartbeats
+from worker.pipeline import DEPS, Deps
+from worker.retention import retention
 
 
 async def sample_gauges(ctx: dict[str, Any]) -> None:
@@ -24,4 +25,8 @@ async def sample_gauges(ctx: dict[str, Any]) -> None:
 
 def cron_jobs() -> list[CronJob]:
     every_5s = set(range(0, 60, 5))
-    return [cron(sample_gauges, second=every_5s, run_at_startup=True, unique=False)]
+    return [
+        cron(sample_gauges, second=every_5s, run_at_startup=True, unique=False),
+        cron(check_heartbeats, second=set(range(0, 60, 10)), timeout=60),
+        cron(retention, minute=17, second=0, timeout=600),
+    ]

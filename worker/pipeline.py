@@ -42,6 +42,7 @@ from worker.events import EventSender
 from worker.grouping import GroupDecision, Grouper
 
 MAX_STALE_RETRIES = 5
+DEPS = "deps"  # the key of ``Deps`` in arq's job context
 GROUP_KEY_SHOWN = 1000
 
 
@@ -53,15 +54,24 @@ class Deps:
     grouper: Grouper
     events: EventSender
     limits: Limits
+    retry_base: float = 1.0  # seconds before the first retry; doubles each try
 
     @classmethod
-    def create(cls, redis: Redis, settings: Settings) -> Deps:
+    def create(cls, redis: Redis, settings: Settings, retry_base: float = 1.0) -> Deps:
         limits = Limits(
             template_length=settings.template_max_length,
             output_length=settings.template_max_output,
             render_budget=settings.template_budget_ms / 1000,
         )
-        return cls(redis, settings, ConfigCache(redis), Grouper(redis), EventSender(redis), limits)
+        return cls(
+            redis,
+            settings,
+            ConfigCache(redis),
+            Grouper(redis),
+            EventSender(redis),
+            limits,
+            retry_base,
+        )
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,7 @@ def evaluate(deps: Deps, integration: Integration, job: Job) -> Evaluation:
         job.payload,
         static_labels=[(label.key, label.value) for label in integration.labels],
         dynamic_labels=[(label.key, label.value) for label in integration.dynamic_labels],
+        multi_label_template=integration.alert_group_labels_template,
         max_labels=deps.settings.max_labels,
         alert_id=job.alert_id,
         limits=deps.limits,

@@ -22,9 +22,9 @@ from arq.worker import Worker, func
 
 from ingest.queue import JOB_NAME
 from ingest.settings import Settings
-from worker.jobs import DEPS, MAX_TRIES, process_alert
+from worker.jobs import MAX_TRIES, process_alert
 from worker.periodic import cron_jobs
-from worker.pipeline import Deps
+from worker.pipeline import DEPS, Deps
 
 JOB_TIMEOUT_S = 20
 POLL_DELAY_S = 0.01
@@ -42,6 +42,7 @@ def create_worker(
     burst: bool = False,
     handle_signals: bool = True,
     completion_wait: int = 10,
+    retry_base: float = 1.0,
 ) -> Worker:
     # arq enqueues cron jobs through the pool: it must serialize as the worker deserializes
     redis.job_serializer = serialize
@@ -60,7 +61,7 @@ def create_worker(
         poll_delay=POLL_DELAY_S,
         max_tries=MAX_TRIES + 3,
         health_check_interval=10,
-        ctx={DEPS: Deps.create(redis, settings)},
+        ctx={DEPS: Deps.create(redis, settings, retry_base)},
         job_serializer=serialize,
         job_deserializer=orjson.loads,
         log_results=False,

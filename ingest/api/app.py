@@ -15,7 +15,17 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from ingest import links
-from ingest.api import context, health, integrations, openapi
+from ingest.api import (
+    alert_groups,
+    alerts,
+    context,
+    escalation_chains,
+    health,
+    integrations,
+    openapi,
+    preview,
+    routes,
+)
 from ingest.api.errors import error_middleware
 from ingest.link_cache import LinkCache
 from ingest.metrics import QUEUE_DEPTH, metrics_handler, metrics_middleware
@@ -66,5 +76,10 @@ def create_app(settings: Settings, redis: Redis | None = None) -> web.Applicatio
     add_route(app, "GET", "/api/v1/openapi.json", openapi.serve)
     add_route(app, "GET", "/metrics", metrics_handler)
     integrations.add_routes(app, add_route)
+    routes.add_routes(app, add_route)
+    escalation_chains.add_routes(app, add_route)
+    alert_groups.add_routes(app, add_route)
+    alerts.add_routes(app, add_route)
+    preview.add_routes(app, add_route)
     links.add_routes(app, add_route)
     return app

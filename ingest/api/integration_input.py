@@ -86,11 +86,26 @@ def parse_input(
         result.fields["team_id"] = optional_string(
             errors, ("team_id",), team, 64, allow_blank=False
         )
+    if "heartbeat_timeout" in body:
+        timeout = body["heartbeat_timeout"]
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or not 60 <= timeout <= 604800:
+            errors.add(("heartbeat_timeout",), "Must be whole seconds from 60 to 604800.")
+        else:
+            result.fields["heartbeat_timeout"] = timeout
     if "rate_limit" in body:
         result.fields["rate_limit"] = _rate_limit(errors, body["rate_limit"])
     limits = Limits(template_length=settings.template_max_length)
     if "templates" in body:
         result.templates = _templates(errors, body["templates"], limits)
+    if "alert_group_labels_template" in body:
+        source = body["alert_group_labels_template"]
+        path = ("alert_group_labels_template",)
+        if source is not None and not isinstance(source, str):
+            errors.add(path, f"Must be a template string or null, got {type_name(source)}.")
+        else:
+            if source:
+                _compile(errors, path, source, limits)
+            result.fields["alert_group_labels_template"] = source or None
     if "default_route" in body:
         result.default_route = _default_route(errors, body["default_route"])
     for name in ("labels", "dynamic_labels"):

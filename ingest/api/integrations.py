@@ -12,7 +12,7 @@ from ingest import ids
 from ingest.api import context
 from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
-from ingest.api.errors import bad_request, json_response, not_found
+from ingest.api.errors import bad_request, field_errors, json_response, not_found
 from ingest.api.integration_input import IntegrationInput, parse_input
 from ingest.api.pagination import paginate
 from ingest.api.validation import Errors
@@ -26,6 +26,7 @@ from ingest.models import (
     empty_templates,
 )
 from ingest.settings import Settings
+from ingest.store import escalation_chains
 from ingest.store import integrations as store
 from ingest.timefmt import iso_seconds
 
@@ -71,11 +72,14 @@ def serialize(integration: Integration, route: Route | None, settings: Settings)
         "type": integration.type,
         "labels": [label.to_api() for label in integration.labels],
         "dynamic_labels": [label.to_api() for label in integration.dynamic_labels],
+        "alert_group_labels_template": integration.alert_group_labels_template,
         "templates": integration.templates,
         "default_route": default_route,
-        "heartbeat": {"link": f"{link}heartbeat/"}
-        if link and integration.heartbeat_enabled
-        else None,
+        "heartbeat": (
+            {"link": f"{link}heartbeat/", "timeout": integration.heartbeat_timeout}
+            if link and integration.heartbeat_enabled
+            else None
+        ),
         "maintenance_mode": integration.maintenance_mode,
         "maintenance_started_at": iso_seconds(integration.maintenance_started_at),
         "maintenance_end_at": iso_seconds(integration.maintenance_end_at),
@@ -184,11 +188,19 @@ def _apply(integration: Integration, data: IntegrationInput) -> None:
         integration.dynamic_labels = data.dynamic_labels
 
 
+async def _check_chain(redis: Redis, org_id: str, data: IntegrationInput) -> None:
+    """An unknown ``default_route.escalation_chain_id`` is a 400, before anything is written."""
+    chain_id = (data.default_route or {}).get("escalation_chain_id")
+    if chain_id is not None and not await escalation_chains.exists(redis, org_id, chain_id):
+        raise field_errors({"default_route": {"escalation_chain_id": ["Object does not exist"]}})
+
+
 @requires("integrations:write")
 async def create_integration(request: web.Request) -> web.Response:
     redis, settings = context.redis(request), context.settings(request)
     org_id = api_token(request).org_id
     data = parse_input(await read_object(request), settings, None)
+    await _check_chain(redis, org_id, data)
     assert data.type is not None
     team_id = data.fields.get("team_id")
     if data.name is not None:
@@ -224,6 +236,7 @@ async def update_integration(request: web.Request) -> web.Response:
     redis = context.redis(request)
     integration = await _lookup(request)
     data = parse_input(await read_object(request), context.settings(request), integration)
+    await _check_chain(redis, integration.org_id, data)
     if data.name is not None:
         team_id = data.fields.get("team_id", integration.team_id)
         await _check_name_unique(redis, integration.org_id, data.name, team_id, integration.id)

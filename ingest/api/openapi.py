@@ -75,9 +75,10 @@ SCHEMAS: dict[str, Schema] = {
             "type": {"enum": list(INTEGRATION_TYPES)},
             "labels": ref("Labels"),
             "dynamic_labels": ref("Labels"),
+            "alert_group_labels_template": NSTR,
             "templates": ref("Templates"),
             "default_route": ref("DefaultRoute"),
-            "heartbeat": nullable(obj({"link": STR})),
+            "heartbeat": nullable(obj({"link": STR, "timeout": {"type": "integer"}})),
             "maintenance_mode": {"enum": ["debug", "maintenance", None]},
             "maintenance_started_at": NSTR,
             "maintenance_end_at": NSTR,
@@ -93,9 +94,11 @@ SCHEMAS: dict[str, Schema] = {
             "team_id": NSTR,
             "labels": ref("Labels"),
             "dynamic_labels": ref("Labels"),
+            "alert_group_labels_template": NSTR,
             "templates": {"type": "object"},
             "default_route": {"type": "object"},
             "rate_limit": NSTR,
+            "heartbeat_timeout": {"type": "integer", "minimum": 60, "maximum": 604800},
         },
     },
     "MaintenanceStart": obj(
@@ -209,7 +212,7 @@ PATHS: dict[str, Schema] = {
 
 
 # Modules that contribute ``PATHS`` and ``SCHEMAS`` dicts of their own (one per resource).
-FRAGMENT_MODULES: tuple[str, ...] = ()
+FRAGMENT_MODULES: tuple[str, ...] = ("ingest.api.openapi_routes", "ingest.api.openapi_groups")
 
 
 def document() -> Schema:

@@ -1,4 +1,8 @@
-"""Reading alert groups and alerts written by the worker's grouping script."""
+"""Reading alert groups and alerts written by the worker's grouping script.
+
+Group hashes and alert hashes are described in ``ingest.store.keys``; state changes made through
+the API are in ``ingest.store.group_actions``.
+"""
 
 from __future__ import annotations
 
@@ -20,9 +24,24 @@ async def get_group(redis: Redis, group_id: str) -> dict[str, str] | None:
     return _decode(raw) if raw else None
 
 
-async def group_ids(redis: Redis, org_id: str) -> list[str]:
-    """The org's group ids, newest first."""
-    return [g.decode() for g in await redis.zrevrange(keys.org_groups(org_id), 0, -1)]
+async def get_org_group(redis: Redis, org_id: str, group_id: str) -> dict[str, str] | None:
+    """The group when it exists and belongs to ``org_id``; None otherwise."""
+    found = await get_group(redis, group_id)
+    return found if found is not None and found.get("org_id") == org_id else None
+
+
+async def group_ids(
+    redis: Redis, org_id: str, min_ms: float | None = None, max_ms: float | None = None
+) -> list[str]:
+    """The org's group ids, newest first; optionally only those created in [min_ms, max_ms]."""
+    key = keys.org_groups(org_id)
+    if min_ms is None and max_ms is None:
+        raw = await redis.zrevrange(key, 0, -1)
+    else:
+        high = "+inf" if max_ms is None else max_ms
+        low = "-inf" if min_ms is None else min_ms
+        raw = await redis.zrevrangebyscore(key, high, low)
+    return [g.decode() for g in raw]
 
 
 async def groups(redis: Redis, group_ids_: list[str]) -> list[dict[str, str]]:
@@ -33,9 +52,41 @@ async def groups(redis: Redis, group_ids_: list[str]) -> list[dict[str, str]]:
     return [_decode(r) for r in raw if r]
 
 
+async def attached_group_ids(redis: Redis, root_id: str) -> list[str]:
+    """Ids of the groups attached to the maintenance group ``root_id``."""
+    members = await aw(redis.smembers(keys.group_attached(root_id)))
+    return sorted(m.decode() for m in members)
+
+
+async def existing_routes(redis: Redis, route_ids: set[str]) -> set[str]:
+    """Which of ``route_ids`` are still stored (a deleted route reads as null on its groups)."""
+    wanted = sorted(route_ids)
+    if not wanted:
+        return set()
+    async with redis.pipeline(transaction=False) as pipe:
+        for rid in wanted:
+            pipe.exists(keys.route(rid))
+        found = await pipe.execute()
+    return {rid for rid, hit in zip(wanted, found, strict=True) if hit}
+
+
 async def alert_ids(redis: Redis, group_id: str) -> list[str]:
     """The group's kept alert ids, newest first."""
     return [a.decode() for a in await redis.zrevrange(keys.group_alerts(group_id), 0, -1)]
+
+
+async def org_alert_count(redis: Redis, org_id: str) -> int:
+    return int(await redis.zcard(keys.org_alerts(org_id)))
+
+
+async def org_alert_ids(redis: Redis, org_id: str, start: int = 0, stop: int = -1) -> list[str]:
+    """The org's kept alert ids, newest first, ranks ``start`` to ``stop`` (inclusive)."""
+    raw = await redis.zrevrange(keys.org_alerts(org_id), start, stop)
+    return [a.decode() for a in raw]
+
+
+async def alert_in_org(redis: Redis, org_id: str, alert_id: str) -> bool:
+    return await redis.zscore(keys.org_alerts(org_id), alert_id) is not None
 
 
 async def alerts(redis: Redis, alert_ids_: list[str]) -> list[dict[str, Any]]:

@@ -15,8 +15,12 @@ key                                  type    holds
 ``ai:link:<token>``                  string  integration id for a link token (deleted on delete)
 ``ai:links-version``                 string  bumped on every integration or route change
 ``ai:route:<id>``                    string  Route document
-``ai:integration:<id>:routes``       zset    non-default route ids of the integration, by position
-``ai:heartbeat:<integration>``       string  epoch seconds of the last heartbeat
+``ai:integration:<id>:routes``       zset    non-default route ids of the integration; score = the
+                                             route's position (the truth for non-default routes)
+``ai:escalation-chain:<id>``         string  EscalationChain document
+``ai:org:<org>:escalation-chains``   zset    escalation chain ids of the org, score = created ms
+``ai:org:<org>:chain-names``         hash    escalation chain name -> id (names unique per org)
+``ai:heartbeats``                    zset    integration id -> epoch seconds of its last heartbeat
 ``ai:rl:<scope>:<subject>:<window>`` string  sliding-window counters (``ingest.ratelimit``)
 ``arq:job:<alert id>``               string  queued alert: arq job, JSON (``ingest.queue``)
 ``<QUEUE_NAME>``                     zset    arq queue: alert ids by enqueue time
@@ -27,6 +31,7 @@ key                                  type    holds
 ``ai:open:<integ>:<route>:<md5>``    string  the open group for a grouping key (at most one)
 ``ai:last-resolved:<i>:<r>:<md5>``   string  the most recently resolved group for a key
 ``ai:maintenance-group:<integ>``     string  the integration's current maintenance group
+``ai:group:<id>:attached``           set     groups attached to a maintenance group
 ``ai:org:<org>:groups``              zset    group ids of the org, score = created ms
 ``ai:org:<org>:alerts``              zset    kept alert ids of the org, score = received ms
 ``ai:resolved-groups``               zset    resolved group ids, score = resolved time (retention)
@@ -48,7 +53,9 @@ RESOLVED_GROUPS = P + "resolved-groups"
 EVENTS = P + "events"
 DEAD_LETTERS = P + "dead-letters"
 HEARTBEAT_EXPIRED = P + "heartbeat-expired"
+HEARTBEATS = P + "heartbeats"
 GROUP_PREFIX = P + "group:"
+ORG_PREFIX = P + "org:"
 ALERT_PREFIX = P + "alert:"
 
 
@@ -85,11 +92,6 @@ def rate_limit(scope: str, subject: str) -> str:
     return f"{P}rl:{scope}:{subject}"
 
 
-def heartbeat(integration_id: str) -> str:
-    """Epoch seconds of the integration's last heartbeat."""
-    return f"{P}heartbeat:{integration_id}"
-
-
 def group(group_id: str) -> str:
     return GROUP_PREFIX + group_id
 
@@ -115,8 +117,24 @@ def maintenance_group(integration_id: str) -> str:
 
 
 def org_groups(org_id: str) -> str:
-    return f"{P}org:{org_id}:groups"
+    return f"{ORG_PREFIX}{org_id}:groups"
 
 
 def org_alerts(org_id: str) -> str:
-    return f"{P}org:{org_id}:alerts"
+    return f"{ORG_PREFIX}{org_id}:alerts"
+
+
+def group_attached(group_id: str) -> str:
+    return f"{GROUP_PREFIX}{group_id}:attached"
+
+
+def escalation_chain(chain_id: str) -> str:
+    return f"{P}escalation-chain:{chain_id}"
+
+
+def org_escalation_chains(org_id: str) -> str:
+    return f"{P}org:{org_id}:escalation-chains"
+
+
+def org_escalation_chain_names(org_id: str) -> str:
+    return f"{P}org:{org_id}:chain-names"

@@ -1,0 +1,109 @@
+"""``/api/v1/alerts/``: list (filters ``alert_group_id``, ``id``, ``search``) and retrieve.
+
+Newest first, page-number pagination (page size 50). Each alert carries its ``trace``: what the
+pipeline decided for it (labels with their source, grouping key, signals, routes tried, template
+issues) plus ``group``: the group it landed in and how (``result``). ``search`` is a
+case-insensitive substring of the payload's JSON text, rendered like Python's ``json.dumps`` with
+its default separators (``", "``, ``": "``) but keeping non-ASCII characters as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from ingest.api import context
+from ingest.api.auth import api_token, requires
+from ingest.api.errors import json_response, not_found
+from ingest.api.pagination import paginate
+from ingest.store import groups as store
+from ingest.timefmt import iso
+
+
+def alert_brief(alert: dict[str, Any]) -> dict[str, Any]:
+    """The reference's alert object: ``id``, ``alert_group_id``, ``created_at``, ``payload``."""
+    received = alert.get("received_at")
+    if received is None:
+        received = float(alert.get("created_at") or 0)
+    return {
+        "id": alert["id"],
+        "alert_group_id": alert.get("group_id"),
+        "created_at": iso(float(received)),
+        "payload": alert.get("payload"),
+    }
+
+
+def alert_full(alert: dict[str, Any]) -> dict[str, Any]:
+    trace = dict(alert.get("trace") or {})
+    trace["group"] = {"id": alert.get("group_id"), "result": alert.get("result")}
+    return {**alert_brief(alert), "trace": trace}
+
+
+def payload_text(payload: Any) -> str:
+    return json.dumps(payload, ensure_ascii=False)
+
+
+async def _page(request: web.Request, ids: list[str]) -> web.Response:
+    page, envelope = paginate(request, ids)
+    envelope["results"] = [alert_full(a) for a in await store.alerts(context.redis(request), page)]
+    return json_response(envelope)
+
+
+async def _candidates(request: web.Request, org_id: str) -> list[str] | None:
+    """Alert ids narrowed by ``alert_group_id``/``id`` (newest first); None: no narrowing."""
+    redis = context.redis(request)
+    ids: list[str] | None = None
+    group_id = request.query.get("alert_group_id")
+    if group_id:
+        group = await store.get_org_group(redis, org_id, group_id)
+        ids = await store.alert_ids(redis, group_id) if group is not None else []
+    alert_id = request.query.get("id")
+    if alert_id:
+        if ids is None:
+            ids = [alert_id] if await store.alert_in_org(redis, org_id, alert_id) else []
+        else:
+            ids = [a for a in ids if a == alert_id]
+    return ids
+
+
+@requires("alert_groups:read")
+async def list_alerts(request: web.Request) -> web.Response:
+    redis = context.redis(request)
+    org_id = api_token(request).org_id
+    ids = await _candidates(request, org_id)
+    search = request.query.get("search", "").lower()
+    if not search:
+        if ids is not None:
+            return await _page(request, ids)
+        page_ranks, envelope = paginate(request, range(await store.org_alert_count(redis, org_id)))
+        if page_ranks:
+            page = await store.org_alert_ids(redis, org_id, page_ranks[0], page_ranks[-1])
+            envelope["results"] = [alert_full(a) for a in await store.alerts(redis, page)]
+        return json_response(envelope)
+    if ids is None:
+        ids = await store.org_alert_ids(redis, org_id)
+    found = [
+        a for a in await store.alerts(redis, ids) if search in payload_text(a["payload"]).lower()
+    ]
+    page_items, envelope = paginate(request, found)
+    envelope["results"] = [alert_full(a) for a in page_items]
+    return json_response(envelope)
+
+
+@requires("alert_groups:read")
+async def get_alert(request: web.Request) -> web.Response:
+    redis = context.redis(request)
+    alert_id = request.match_info["id"]
+    if not await store.alert_in_org(redis, api_token(request).org_id, alert_id):
+        raise not_found()
+    found = await store.alerts(redis, [alert_id])
+    if not found:
+        raise not_found()
+    return json_response(alert_full(found[0]))
+
+
+def add_routes(app: web.Application, add: Any) -> None:
+    add(app, "GET", "/api/v1/alerts", list_alerts)
+    add(app, "GET", "/api/v1/alerts/{id}", get_alert)

@@ -1,0 +1,67 @@
+"""Retention: resolved alert groups (and their alerts) older than ``RETENTION_DAYS`` are deleted.
+
+Runs hourly on one worker (arq unique cron), in batches; each group is removed by one Lua script
+that first checks it is still resolved and old enough (a user may have unresolved it meanwhile).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+
+from ingest.store import keys
+from worker.pipeline import DEPS, Deps
+
+BATCH = 200
+
+_SCRIPT = """
+-- KEYS: 1 group, 2 group alerts, 3 resolved groups, 4 group attached set
+-- ARGV: 1 group id, 2 cutoff (s), 3 alert prefix, 4 org groups prefix
+local resolved = redis.call('HGET', KEYS[1], 'resolved_at')
+if not resolved or tonumber(resolved) > tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return 0
+end
+local org = redis.call('HGET', KEYS[1], 'org_id') or ''
+local resolved_key = redis.call('HGET', KEYS[1], 'resolved_key')
+local alerts = redis.call('ZRANGE', KEYS[2], 0, -1)
+for _, a in ipairs(alerts) do
+  redis.call('DEL', ARGV[3] .. a)
+  redis.call('ZREM', ARGV[4] .. org .. ':alerts', a)
+end
+if resolved_key and redis.call('GET', resolved_key) == ARGV[1] then
+  redis.call('DEL', resolved_key)
+end
+redis.call('ZREM', ARGV[4] .. org .. ':groups', ARGV[1])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+"""
+
+
+async def purge(redis: Redis, retention_days: int, now: float | None = None) -> int:
+    """Delete resolved groups older than the retention; returns how many were deleted."""
+    cutoff = (now or time.time()) - retention_days * 86400
+    script = redis.register_script(_SCRIPT)
+    deleted = 0
+    while True:
+        batch = await redis.zrangebyscore(keys.RESOLVED_GROUPS, "-inf", cutoff, start=0, num=BATCH)
+        if not batch:
+            return deleted
+        for raw in batch:
+            gid = raw.decode()
+            script_keys = [
+                keys.group(gid),
+                keys.group_alerts(gid),
+                keys.RESOLVED_GROUPS,
+                keys.group_attached(gid),
+            ]
+            args = [gid, cutoff, keys.ALERT_PREFIX, keys.ORG_PREFIX]
+            deleted += int(await script(keys=script_keys, args=args))
+
+
+async def retention(ctx: dict[str, Any]) -> None:
+    deps: Deps = ctx[DEPS]
+    await purge(deps.redis, deps.settings.retention_days)
