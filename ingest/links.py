@@ -30,6 +30,8 @@ LINK_CACHE = web.AppKey("link_cache", LinkCache)
 ENQUEUER = web.AppKey("enqueuer", Enqueuer)
 NOT_FOUND_TEXT = "Integration key was not found. Permission denied."
 RETRY_AFTER_UNAVAILABLE = "5"
+OK_BODY = b'"Ok."'
+ACCEPTED_BY_TYPE = {kind: metrics.ALERTS_ACCEPTED.labels(kind) for kind in INTEGRATION_TYPES}
 
 
 class UnavailableLog:
@@ -161,8 +163,8 @@ async def post_link(request: web.Request) -> web.StreamResponse:
         return unavailable()
     request.app[UNAVAILABLE_LOG].recovered()
     if result.status == ACCEPTED:
-        metrics.ALERTS_ACCEPTED.labels(integration.type).inc(len(result.alert_ids))
-        return json_response("Ok.")
+        ACCEPTED_BY_TYPE[integration.type].inc(len(result.alert_ids))
+        return web.Response(body=OK_BODY, content_type="application/json")
     if result.status == GONE:
         request.app[LINK_CACHE].forget(request.match_info["token"])
         return text(403, NOT_FOUND_TEXT)

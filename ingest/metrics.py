@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
@@ -92,10 +93,23 @@ def handler_kind(request: web.Request) -> str:
     return "other"
 
 
+_REQUEST_CHILDREN: dict[tuple[str, str, int], Any] = {}
+_DURATION_CHILDREN = {kind: HTTP_DURATION.labels(kind) for kind in HANDLERS}
+
+
+def count_request(kind: str, integration_type: str, status: int, seconds: float) -> None:
+    """Record one answered request (children cached: ``.labels()`` is costly on the hot path)."""
+    key = (kind, integration_type, status)
+    child = _REQUEST_CHILDREN.get(key)
+    if child is None:
+        child = _REQUEST_CHILDREN[key] = HTTP_REQUESTS.labels(kind, integration_type, str(status))
+    child.inc()
+    _DURATION_CHILDREN[kind].observe(seconds)
+
+
 @web.middleware
 async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
-    kind = handler_kind(request)
     status = 500
     try:
         response = await handler(request)
@@ -105,10 +119,10 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = exc.status
         raise
     finally:
+        kind = handler_kind(request)
         integration_type = ""
-        if kind in ("link", "heartbeat"):
+        if kind == "link" or kind == "heartbeat":
             integration_type = request.match_info.get("type", "")
             if integration_type not in INTEGRATION_TYPES:
                 integration_type = "unknown"
-        HTTP_REQUESTS.labels(kind, integration_type, str(status)).inc()
-        HTTP_DURATION.labels(kind).observe(time.perf_counter() - started)
+        count_request(kind, integration_type, status, time.perf_counter() - started)

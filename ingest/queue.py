@@ -46,8 +46,15 @@ _SCRIPT = (
 -- K[1] link key, K[2] queue zset, K[3..4] rate-limit prefixes, K[5..] job keys
 -- A[1] integration id, A[2] now ms, A[3..6] limit/period pairs,
 -- A[7] job ttl ms, A[8..] alternating alert id, job body
+local links = {}
+local queued = {}
 local function enqueue(K, A)
-  if redis.call('GET', K[1]) ~= A[1] then
+  local owner = links[K[1]]
+  if owner == nil then
+    owner = redis.call('GET', K[1]) or false
+    links[K[1]] = owner
+  end
+  if owner ~= A[1] then
     return -1, 0
   end
   local now = tonumber(A[2])
@@ -61,10 +68,16 @@ local function enqueue(K, A)
     rl_spend(K[2 + i], tonumber(A[2 + 2 * i]), now)
   end
   local ttl = tonumber(A[7])
+  local zadd = queued[K[2]]
+  if zadd == nil then
+    zadd = {}
+    queued[K[2]] = zadd
+  end
   for j = 5, #K do
     local arg = 8 + (j - 5) * 2
     redis.call('SET', K[j], A[arg + 1], 'PX', ttl, 'NX')
-    redis.call('ZADD', K[2], now, A[arg])
+    zadd[#zadd + 1] = now
+    zadd[#zadd + 1] = A[arg]
   end
   return 0, #K - 4
 end
@@ -81,6 +94,12 @@ for c = 1, n do
   out[2 * c] = extra
   k = k + nk
   a = a + na
+end
+rl_flush()
+for queue, zadd in pairs(queued) do
+  for i = 1, #zadd, 1000 do
+    redis.call('ZADD', queue, unpack(zadd, i, math.min(i + 999, #zadd)))
+  end
 end
 return out
 """

@@ -17,12 +17,24 @@ from ingest.settings import Rate
 
 # Lua functions shared by every script that rate-limits (this module's and ``ingest.queue``'s).
 LUA_FUNCTIONS = """
+-- Window counters are read once per script and written once at the end (rl_flush), so a batch
+-- of many requests costs a few commands, not a few per request.
+local rl_counts = {}
+local rl_dirty = {}
+local function rl_count(key)
+  local c = rl_counts[key]
+  if c == nil then
+    c = tonumber(redis.call('GET', key) or '0')
+    rl_counts[key] = c
+  end
+  return c
+end
 local function rl_wait(prefix, limit, period, now)
   -- 0 when one more event fits in the sliding window, else milliseconds to wait
   local window = math.floor(now / period)
   local elapsed = (now - window * period) / period
-  local cur = tonumber(redis.call('GET', prefix .. ':' .. window) or '0')
-  local prev = tonumber(redis.call('GET', prefix .. ':' .. (window - 1)) or '0')
+  local cur = rl_count(prefix .. ':' .. window)
+  local prev = rl_count(prefix .. ':' .. (window - 1))
   if prev * (1 - elapsed) + cur + 1 <= limit then
     return 0
   end
@@ -34,8 +46,19 @@ local function rl_wait(prefix, limit, period, now)
 end
 local function rl_spend(prefix, period, now)
   local key = prefix .. ':' .. math.floor(now / period)
-  redis.call('INCR', key)
-  redis.call('PEXPIRE', key, period * 2)
+  rl_counts[key] = rl_count(key) + 1
+  local d = rl_dirty[key]
+  if d then
+    d[1] = d[1] + 1
+  else
+    rl_dirty[key] = {1, period}
+  end
+end
+local function rl_flush()
+  for key, d in pairs(rl_dirty) do
+    redis.call('INCRBY', key, d[1])
+    redis.call('PEXPIRE', key, d[2] * 2)
+  end
 end
 """
 
@@ -52,6 +75,7 @@ end
 for i = 1, #KEYS do
   rl_spend(KEYS[i], tonumber(ARGV[2 * i + 1]), now)
 end
+rl_flush()
 return {0, 0}
 """
 )

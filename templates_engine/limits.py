@@ -24,10 +24,18 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 from .errors import RenderBudgetExceeded, TemplateLimitError
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "check_deadline", "check_size", "current_limits"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "check_deadline",
+    "check_size",
+    "current_limits",
+    "over_budget",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +86,19 @@ _clock = time.perf_counter
 
 
 def check_deadline() -> None:
-    """Raise :class:`RenderBudgetExceeded` when the current render is over its budget."""
+    """Raise :class:`RenderBudgetExceeded` when the current render is over its budget.
+
+    Hot hooks inline the same test (``if _clock() > _state.deadline: over_budget()``) to save a
+    call; keep the two in step.
+    """
     if _clock() > _state.deadline:
-        budget_ms = round(_state.limits.render_budget * 1000)
-        raise RenderBudgetExceeded(f"render budget of {budget_ms} ms exceeded")
+        over_budget()
+
+
+def over_budget() -> NoReturn:
+    """Raise :class:`RenderBudgetExceeded` for the render running on this thread."""
+    budget_ms = round(_state.limits.render_budget * 1000)
+    raise RenderBudgetExceeded(f"render budget of {budget_ms} ms exceeded")
 
 
 def remaining_budget() -> float:

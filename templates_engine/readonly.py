@@ -17,6 +17,8 @@ from jinja2.exceptions import SecurityError
 
 __all__ = ["FrozenDict", "FrozenList", "freeze", "thaw"]
 
+_CONTAINERS = frozenset({dict, list, tuple})  # the types ``freeze`` wraps (exact types only)
+
 
 def _read_only(*_args: Any, **_kwargs: Any) -> NoReturn:
     raise SecurityError("the payload is read-only (use .copy() to get a mutable copy)")
@@ -75,13 +77,16 @@ class FrozenDict(dict[Any, Any]):
         return dict.__iter__(self)
 
     def values(self) -> list[Any]:  # type: ignore[override]
-        return [self._wrap(k, v) for k, v in dict.items(self)]
+        wrap = self._wrap
+        return [wrap(k, v) if type(v) in _CONTAINERS else v for k, v in dict.items(self)]
 
     def items(self) -> list[tuple[Any, Any]]:  # type: ignore[override]
-        return [(k, self._wrap(k, v)) for k, v in dict.items(self)]
+        wrap = self._wrap
+        return [(k, wrap(k, v) if type(v) in _CONTAINERS else v) for k, v in dict.items(self)]
 
     def copy(self) -> dict[Any, Any]:
-        return {k: self._wrap(k, v) for k, v in dict.items(self)}
+        wrap = self._wrap
+        return {k: wrap(k, v) if type(v) in _CONTAINERS else v for k, v in dict.items(self)}
 
     __setitem__ = _read_only
     __delitem__ = _read_only
@@ -117,15 +122,22 @@ class FrozenList(list[Any]):
     def __getitem__(self, index: slice) -> FrozenList: ...
     def __getitem__(self, index: SupportsIndex | slice) -> Any:
         if isinstance(index, slice):
-            return FrozenList(list.__getitem__(self, index))
+            part = FrozenList(list.__getitem__(self, index))
+            start, stop, step = index.indices(len(self))
+            if step == 1 and self._kids:  # share the views already made (keeps their caches)
+                part._kids.update(
+                    (i - start, k) for i, k in self._kids.items() if start <= i < stop
+                )
+            return part
         i = operator.index(index)
         if i < 0:
             i += len(self)
         return self._wrap(i, list.__getitem__(self, index))
 
     def __iter__(self) -> Iterator[Any]:
+        wrap = self._wrap
         for i, value in enumerate(list.__iter__(self)):
-            yield self._wrap(i, value)
+            yield wrap(i, value) if type(value) in _CONTAINERS else value
 
     def __reversed__(self) -> Iterator[Any]:
         n = len(self)

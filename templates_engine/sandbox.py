@@ -7,20 +7,25 @@ it returns a :class:`RenderResult` with the text, or the issue kind and ``Templa
 
 How the limits are enforced without ``sys.settrace``:
 
-- the render budget is checked in the sandbox hooks (attribute/item access, calls, operators) and
-  on every iteration of a ``{% for %}`` loop (the parser wraps each loop iterable in a guard);
+- the render budget is checked wherever a template can repeat work: on every iteration of a
+  ``{% for %}`` loop (the parser wraps each loop iterable in a guard), on every call (macros,
+  recursion, ``loop()`` of recursive loops, methods, globals), on every intercepted operator and
+  item access (``environment.getitem`` is what filters such as ``map(attribute=)`` call per item),
+  and in the regex filters, ``range`` and ``str.format`` fields. Dot access (``payload.a``) is
+  not checked: it is O(1), and a template can only repeat it through a loop, a call or a filter,
+  all of which check; straight-line code is bounded by the template length limit;
 - ``~`` and every output buffer (blocks, macros, ``{% set %}`` blocks) use size-checked joins;
 - the top-level output is consumed chunk by chunk and stops once it is over the output limit.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import re
 import threading
 import types
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -35,7 +40,7 @@ from jinja2.visitor import NodeTransformer
 from .errors import IssueKind, TemplateCompileError, classify
 from .filters import ONCALL_FILTERS, SAFE_BUILTIN_FILTERS, make_globals
 from .guards import _BINOPS, SafeMethod, format_wrapper, guarded_binop, guarded_concat
-from .limits import DEFAULT_LIMITS, Limits, _clock, _state, check_deadline, check_size
+from .limits import DEFAULT_LIMITS, Limits, _clock, _state, check_size, over_budget
 from .readonly import FrozenDict, FrozenList
 
 __all__ = [
@@ -57,6 +62,11 @@ _METHOD_TYPES = (
 _DICT_ATTRS = frozenset(dir(FrozenDict)) | frozenset(dir(dict))
 _ADDRESS = re.compile(r"<[^<>\n]{0,200}? at 0x[0-9a-fA-F]+>")
 _TYPE_NAMES = {FrozenDict: "dict", FrozenList: "list", SafeMethod: "method"}
+_dict_get = dict.get
+# Filters that do O(1) work whatever their input (no budget check needed before them).
+_CONSTANT_TIME_FILTERS = frozenset(
+    {"length", "count", "default", "d", "first", "last", "attr", "abs"}
+)
 
 
 def is_truthy(value: object) -> bool:
@@ -84,10 +94,35 @@ class RenderResult:
 
 @pass_context
 def _guard_iter(_context: Context, iterable: Any) -> Iterator[Any]:
-    check_deadline()
+    state, clock = _state, _clock
+    if clock() > state.deadline:
+        over_budget()
     for item in iterable:
-        check_deadline()
+        if clock() > state.deadline:
+            over_budget()
         yield item
+
+
+def _slice(value: Any, start: Any, stop: Any, step: Any) -> Any:
+    """``value[start:stop:step]`` (an O(n) copy that Jinja would emit unhooked) under the budget."""
+    if _clock() > _state.deadline:
+        over_budget()
+    return value[start:stop:step]
+
+
+def _budgeted(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with a budget check first: filters are called straight from compiled code (and by
+    ``map``/``select`` once per item), so a chain of them on large values needs its own check."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if _clock() > _state.deadline:
+            over_budget()
+        return fn(*args, **kwargs)
+
+    pass_arg = getattr(fn, "jinja_pass_arg", None)
+    if pass_arg is not None:  # keep pass_context & co
+        setattr(run, "jinja_pass_arg", pass_arg)  # noqa: B010 (an attribute of a function)
+    return functools.update_wrapper(run, fn)
 
 
 def _concat(parts: list[Any]) -> str:
@@ -97,7 +132,18 @@ def _concat(parts: list[Any]) -> str:
 
 
 class _GuardTransformer(NodeTransformer):
-    """Wraps loop iterables in ``_guard_iter`` and turns ``~`` into the size-checked ``_concat``."""
+    """Wraps loop iterables in ``_guard_iter``, turns ``~`` into the size-checked ``_concat`` and
+    slices (``x[a:b]``, emitted by Jinja as plain Python) into the budget-checked ``_slice``."""
+
+    def visit_Getitem(self, node: nodes.Getitem) -> nodes.Node:
+        self.generic_visit(node)
+        if not isinstance(node.arg, nodes.Slice):
+            return node
+        bounds = [
+            part if part is not None else nodes.Const(None, lineno=node.lineno)
+            for part in (node.arg.start, node.arg.stop, node.arg.step)
+        ]
+        return nodes.Filter(node.node, "_slice", bounds, [], None, None, lineno=node.lineno)
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
@@ -149,7 +195,11 @@ class SafeEnvironment(SandboxedEnvironment):
         self.limits = limits
         self.filters.update(ONCALL_FILTERS)
         self.filters.update(SAFE_BUILTIN_FILTERS)
+        self.filters.update(
+            {n: _budgeted(f) for n, f in self.filters.items() if n not in _CONSTANT_TIME_FILTERS}
+        )
         self.filters["_guard_iter"] = _guard_iter
+        self.filters["_slice"] = _slice
         self.filters["_concat"] = _concat
         self.globals.update(make_globals())
         self.concat = guarded_concat  # type: ignore[method-assign]
@@ -177,7 +227,16 @@ class SafeEnvironment(SandboxedEnvironment):
         return value
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        check_deadline()
+        # No budget check: O(1), and only repeatable through checked loops, calls and filters.
+        if type(obj) is FrozenDict and attribute not in _DICT_ATTRS:
+            # the payload's hot path: FrozenDict.__getitem__ without its Python frame
+            value = _dict_get(obj, attribute, missing)
+            if value is missing:
+                return self.undefined(obj=obj, name=attribute)
+            kind = type(value)
+            if kind is dict or kind is list or kind is tuple:
+                return obj._wrap(attribute, value)
+            return value
         if isinstance(obj, dict) and attribute not in _DICT_ATTRS:
             try:
                 return obj[attribute]
@@ -195,7 +254,8 @@ class SafeEnvironment(SandboxedEnvironment):
         return self._expose(obj, attribute, value)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        check_deadline()
+        if _clock() > _state.deadline:  # filters call this once per item of a sequence
+            over_budget()
         try:
             return obj[argument]
         except (TypeError, LookupError):
@@ -210,7 +270,21 @@ class SafeEnvironment(SandboxedEnvironment):
         return self.undefined(obj=obj, name=argument)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        check_deadline()
+        if _clock() > _state.deadline:
+            over_budget()
+        if type(__obj) is SafeMethod:
+            # What ``Context.call`` does for an object without ``pass_context`` & co (a
+            # SafeMethod never has them, nor ``unsafe_callable``/``alters_data``), minus its
+            # three failing ``hasattr`` look-ups.
+            if kwargs:
+                kwargs.pop("_block_vars", None)
+                kwargs.pop("_loop_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:
+                return __self.undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
         if not __self.is_safe_callable(__obj):
             raise SecurityError("this object is not safely callable")
         return __context.call(__obj, *args, **kwargs)
@@ -235,8 +309,10 @@ class TemplateEngine:
                 while len(self._cache) > self.limits.cache_size:
                     self._cache.popitem(last=False)
         else:
-            with contextlib.suppress(KeyError):  # evicted by another thread meanwhile
+            try:  # noqa: SIM105 (contextlib.suppress costs a context manager per render)
                 self._cache.move_to_end(source)
+            except KeyError:  # evicted by another thread meanwhile
+                pass
         if isinstance(cached, TemplateCompileError):
             raise cached
         return cached

@@ -177,3 +177,15 @@ async def test_retention_deletes_old_resolved_groups_only(
     assert (await client.post(path, json={"alert_uid": "old", "state": "ok"})).status == 200
     await drain(settings)
     assert [state(g) for g in await all_groups(redis)] == ["firing", "resolved"]
+
+
+async def test_jobs_of_a_dead_worker_come_back_within_job_timeout(settings: Settings) -> None:
+    """arq derives the in-progress expiry from the LONGEST function timeout, crons included."""
+    from worker.settings import JOB_TIMEOUT_S
+
+    pool = ArqRedis.from_url(settings.redis_url)
+    try:
+        worker = create_worker(settings, pool, 5, burst=True, handle_signals=False)
+        assert worker.in_progress_timeout_s == JOB_TIMEOUT_S + 10
+    finally:
+        await pool.aclose()

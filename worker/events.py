@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 
 from ingest.events import EVENTS_MAXLEN
 from ingest.store import keys
+from worker.batching import BatchedScript
 
 _SCRIPT = """
 -- KEYS: 1 alert, 2 stream. ARGV: 1 maxlen, 2 group id, 3 alert id, 4 integration, 5 org,
@@ -52,7 +53,7 @@ return #ARGV - 6
 class EventSender:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._script = redis.register_script(_SCRIPT)
+        self._script = BatchedScript(redis, _SCRIPT)
 
     async def send_for_alert(
         self,
@@ -66,5 +67,5 @@ class EventSender:
         """Send the alert's events unless they were sent already; returns how many were sent."""
         args: list[Any] = [EVENTS_MAXLEN, group_id, alert_id, integration_id, org_id]
         args += [orjson.dumps(data), *types]
-        sent = await self._script(keys=[keys.alert(alert_id), keys.EVENTS], args=args)
+        sent = await self._script([keys.alert(alert_id), keys.EVENTS], args)
         return int(sent)

@@ -27,6 +27,7 @@ import orjson
 from redis.asyncio import Redis
 
 from ingest.store import keys
+from worker.batching import Arg, BatchedScript
 
 _SCRIPT = """
 -- KEYS: 1 alert, 2 open index, 3 last-resolved index, 4 maintenance index, 5 org groups,
@@ -146,7 +147,7 @@ class GroupDecision:
 
 class Grouper:
     def __init__(self, redis: Redis) -> None:
-        self._script = redis.register_script(_SCRIPT)
+        self._script = BatchedScript(redis, _SCRIPT)
 
     async def commit(
         self,
@@ -178,7 +179,7 @@ class Grouper:
             keys.LINKS_VERSION,
             keys.org_alerts(group_fields["org_id"]),
         ]
-        args: list[bytes | str | int] = [
+        args: list[Arg] = [
             alert_id,
             new_group_id,
             repr(now),
@@ -195,7 +196,7 @@ class Grouper:
             new_maintenance_group_id,
             orjson.dumps(group_fields),
         ]
-        result, group_id, events = await self._script(keys=script_keys, args=args)
+        result, group_id, events = await self._script(script_keys, args)
         names = events.decode() if events else ""
         return GroupDecision(
             result.decode(), group_id.decode(), tuple(filter(None, names.split(",")))

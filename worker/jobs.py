@@ -47,7 +47,7 @@ async def process_alert(
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         if job_try < MAX_TRIES:
-            metrics.JOBS.labels("retried").inc()
+            metrics.JOBS_BY_OUTCOME["retried"].inc()
             log.warning("alert failed, will retry", extra={**context, "error": error})
             raise Retry(defer=backoff(job_try, deps.retry_base)) from exc
         await dead_letters.add(
@@ -57,17 +57,17 @@ async def process_alert(
             error,
             job_try,
         )  # fmt: skip
-        metrics.JOBS.labels("dead_lettered").inc()
+        metrics.JOBS_BY_OUTCOME["dead_lettered"].inc()
         log.error("alert dead-lettered", extra={**context, "error": error})
         return
     metrics.PROCESSING.observe(time.time() - started)
     if group is None:
-        metrics.JOBS.labels("dropped").inc()
+        metrics.JOBS_BY_OUTCOME["dropped"].inc()
         log.info("alert dropped: integration deleted", extra=context)
     elif group.result == "duplicate":
-        metrics.JOBS.labels("duplicate").inc()
+        metrics.JOBS_BY_OUTCOME["duplicate"].inc()
     else:
-        metrics.JOBS.labels("processed").inc()
+        metrics.JOBS_BY_OUTCOME["processed"].inc()
         log.debug(
             "alert processed",
             extra={**context, "alert_group_id": group.group_id, "result": group.result},

@@ -67,11 +67,12 @@ HEARTBEATS_EXPIRED = Gauge(
 )
 
 
+# The labelled children used per alert, looked up once (``.labels()`` costs a lock and a hash).
+JOBS_BY_OUTCOME = {outcome: JOBS.labels(outcome) for outcome in JOB_OUTCOMES}
+ALERTS_BY_RESULT = {result: ALERTS.labels(result) for result in ALERT_RESULTS}
+
+
 def _preinit() -> None:
-    for outcome in JOB_OUTCOMES:
-        JOBS.labels(outcome)
-    for result in ALERT_RESULTS:
-        ALERTS.labels(result)
     for name in TEMPLATE_NAMES:
         for kind in ("error", "warning"):
             TEMPLATE_ERRORS.labels(name, kind)

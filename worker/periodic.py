@@ -27,6 +27,6 @@ def cron_jobs() -> list[CronJob]:
     every_5s = set(range(0, 60, 5))
     return [
         cron(sample_gauges, second=every_5s, run_at_startup=True, unique=False),
-        cron(check_heartbeats, second=set(range(0, 60, 10)), timeout=60),
-        cron(retention, minute=17, second=0, timeout=600),
+        cron(check_heartbeats, second=set(range(0, 60, 10))),
+        cron(retention, minute=set(range(2, 60, 5)), second=0),
     ]

@@ -14,6 +14,8 @@ else raises, and ``worker.jobs`` retries it.
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,7 @@ from worker.grouping import GroupDecision, Grouper
 MAX_STALE_RETRIES = 5
 DEPS = "deps"  # the key of ``Deps`` in arq's job context
 GROUP_KEY_SHOWN = 1000
+GROUP_ID_LENGTH = 12  # as ``ids.public_id``
 
 
 @dataclass
@@ -80,6 +83,16 @@ class Job:
     integration_id: str
     received_at: float
     payload: Any
+
+
+def new_group_id() -> str:
+    """A group id as ``ids.public_id("I")`` makes, from one random draw instead of twelve."""
+    number = secrets.randbits(128)  # 12 base-34 digits of it are uniform to within 2**-67
+    chars = []
+    for _ in range(GROUP_ID_LENGTH):
+        number, digit = divmod(number, len(ids.PUBLIC_ID_ALPHABET))
+        chars.append(ids.PUBLIC_ID_ALPHABET[digit])
+    return "I" + "".join(chars)
 
 
 def active_maintenance(integration: Integration, now: float) -> str | None:
@@ -141,12 +154,33 @@ def web_title(deps: Deps, integration: Integration, job: Job, labels: dict[str, 
     return (result.text or "")[:500]
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def as_plain(value: Any) -> Any:
+    """``dataclasses.asdict`` for templates_engine results, without its deep copies (~5x faster)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: as_plain(getattr(value, name)) for name in names}
+    if kind is tuple or kind is list:
+        return [as_plain(item) for item in value]
+    if kind is dict:
+        return {key: as_plain(item) for key, item in value.items()}
+    return value
+
+
 def alert_doc(job: Job, evaluation: Evaluation, decision: RouteDecision, mode: str | None) -> bytes:
-    trace = evaluation.to_dict()
+    trace = as_plain(evaluation)
     key = trace.get("grouping_key")
     if isinstance(key, str) and len(key) > GROUP_KEY_SHOWN:
         trace["grouping_key"] = key[:GROUP_KEY_SHOWN] + ".."
-    trace["route"] = decision.to_dict()
+    trace["route"] = as_plain(decision)
     trace["maintenance_mode"] = mode
     return orjson.dumps(
         {
@@ -165,7 +199,7 @@ async def process(deps: Deps, job: Job) -> GroupDecision | None:
         config = await deps.cache.get(job.integration_id)
         integration = config.integration
         if integration is None or integration.deleted_at is not None:
-            metrics.ALERTS.labels("dropped").inc()
+            metrics.ALERTS_BY_RESULT["dropped"].inc()
             return None
         now = time.time()
         mode = active_maintenance(integration, now)
@@ -177,7 +211,7 @@ async def process(deps: Deps, job: Job) -> GroupDecision | None:
         count_issues([TemplateIssue("route", "error", t.error) for t in decision.tried if t.error])
         group = await deps.grouper.commit(
             alert_id=job.alert_id,
-            new_group_id=ids.public_id("I"),
+            new_group_id=new_group_id(),
             integration_id=integration.id,
             route_id=route.id,
             grouping_id=evaluation.grouping_id,
@@ -190,7 +224,7 @@ async def process(deps: Deps, job: Job) -> GroupDecision | None:
             config_version=deps.cache.version,
             max_alerts=deps.settings.max_alerts_per_group,
             maintenance_mode=mode,
-            new_maintenance_group_id=ids.public_id("I"),
+            new_maintenance_group_id=new_group_id() if mode == "maintenance" else "",
             group_fields={
                 "org_id": integration.org_id,
                 "integration_id": integration.id,
@@ -207,7 +241,8 @@ async def process(deps: Deps, job: Job) -> GroupDecision | None:
             await deps.cache.refresh()
             continue
         if group.result != "duplicate":
-            metrics.ALERTS.labels(group.result).inc()
+            counter = metrics.ALERTS_BY_RESULT.get(group.result)
+            (counter or metrics.ALERTS.labels(group.result)).inc()
             metrics.RECEIVED_TO_GROUPED.observe(max(0.0, time.time() - job.received_at))
         await notify(deps, integration, route, job, group, mode)
         return group

@@ -1,7 +1,9 @@
 """Retention: resolved alert groups (and their alerts) older than ``RETENTION_DAYS`` are deleted.
 
-Runs hourly on one worker (arq unique cron), in batches; each group is removed by one Lua script
-that first checks it is still resolved and old enough (a user may have unresolved it meanwhile).
+Runs every 5 minutes on one worker (arq unique cron), in batches, for at most ``TIME_SLICE``
+seconds a run (a job's timeout also sets arq's in-progress expiry for every job: keep it short);
+each group is removed by one Lua script that first checks it is still resolved and old enough (a
+user may have unresolved it meanwhile).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ingest.store import keys
 from worker.pipeline import DEPS, Deps
 
 BATCH = 200
+TIME_SLICE = 10.0
 
 _SCRIPT = """
 -- KEYS: 1 group, 2 group alerts, 3 resolved groups, 4 group attached set
@@ -41,12 +44,15 @@ return 1
 """
 
 
-async def purge(redis: Redis, retention_days: int, now: float | None = None) -> int:
+async def purge(
+    redis: Redis, retention_days: int, now: float | None = None, time_slice: float = TIME_SLICE
+) -> int:
     """Delete resolved groups older than the retention; returns how many were deleted."""
     cutoff = (now or time.time()) - retention_days * 86400
     script = redis.register_script(_SCRIPT)
     deleted = 0
-    while True:
+    stop_at = time.monotonic() + time_slice
+    while time.monotonic() < stop_at:
         batch = await redis.zrangebyscore(keys.RESOLVED_GROUPS, "-inf", cutoff, start=0, num=BATCH)
         if not batch:
             return deleted
@@ -60,6 +66,7 @@ async def purge(redis: Redis, retention_days: int, now: float | None = None) -> 
             ]
             args = [gid, cutoff, keys.ALERT_PREFIX, keys.ORG_PREFIX]
             deleted += int(await script(keys=script_keys, args=args))
+    return deleted
 
 
 async def retention(ctx: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ import logging
 
 from aiohttp import web
 from arq.connections import ArqRedis
+from redis.exceptions import RedisError
 
 from ingest.metrics import metrics_handler
 from ingest.redis_conn import connect
@@ -38,9 +39,13 @@ async def start_metrics_server(host: str, port: int) -> web.AppRunner:
 async def run_worker(
     settings: Settings, concurrency: int, metrics_port: int, completion_wait: int = 10
 ) -> None:
+    """Run until SIGTERM/SIGINT; a lost Redis connection restarts the arq worker, not the process.
+
+    While Redis is unreachable the worker retries every 0.5 s to 10 s (doubling) and logs once per
+    outage; jobs it held are re-run by arq once their in-progress marks expire.
+    """
     pool = connect(settings.redis_url, ArqRedis)
     runner = await start_metrics_server(settings.host, metrics_port) if metrics_port else None
-    worker = create_worker(settings, pool, concurrency, completion_wait=completion_wait)
     log.info(
         "worker started",
         extra={
@@ -49,12 +54,31 @@ async def run_worker(
             "queue": settings.queue_name,
         },
     )
+    delay = 0.5
+    outage = False
     try:
-        with contextlib.suppress(asyncio.CancelledError):  # arq cancels its main task on SIGTERM
-            await worker.async_run()
+        while True:
+            worker = create_worker(settings, pool, concurrency, completion_wait=completion_wait)
+            try:
+                with contextlib.suppress(asyncio.CancelledError):  # arq cancels it on SIGTERM
+                    await worker.async_run()
+                return
+            except (RedisError, OSError) as exc:
+                if not outage:
+                    log.error("redis unreachable; retrying", extra={"error": repr(exc)})
+                outage = True
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await worker.close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            with contextlib.suppress(RedisError, OSError):
+                await pool.ping()
+                log.warning("redis reachable again; worker restarting")
+                outage, delay = False, 0.5
     finally:
-        await worker.close()
         if runner is not None:
             await runner.cleanup()
-        await pool.aclose()
+        with contextlib.suppress(RedisError, OSError):
+            await pool.aclose()
         log.info("worker stopped")

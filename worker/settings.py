@@ -1,8 +1,12 @@
-"""How an arq ``Worker`` for alert-ingest is built (the CLI and the tests use the same factory).
+"""How the arq worker for alert-ingest is built (the CLI and the tests use the same factory).
 
 Tunables and why:
 
 ``max_jobs``        ``--concurrency`` (default 50): alerts processed at once per process.
+``queue_read_limit`` ``2 * concurrency``: job ids read per poll; the worker's own jobs stay queued
+                    until finished, so it reads past them.
+claim batch         25 (``worker.runner.CLAIM_BATCH``): alert jobs claimed per script call; slots
+                    are refilled as soon as a job ends while more wait (see ``worker.runner``).
 ``poll_delay``      0.01 s: arq sleeps this long between queue polls, which bounds the idle
                     latency of a new alert (arq's 0.5 s default would dominate p99).
 ``job_timeout``     20 s; arq re-runs a job whose worker died after ``job_timeout + 10`` s.
@@ -25,6 +29,7 @@ from ingest.settings import Settings
 from worker.jobs import MAX_TRIES, process_alert
 from worker.periodic import cron_jobs
 from worker.pipeline import DEPS, Deps
+from worker.runner import AlertWorker
 
 JOB_TIMEOUT_S = 20
 POLL_DELAY_S = 0.01
@@ -47,7 +52,7 @@ def create_worker(
     # arq enqueues cron jobs through the pool: it must serialize as the worker deserializes
     redis.job_serializer = serialize
     redis.job_deserializer = orjson.loads
-    return Worker(
+    return AlertWorker(
         functions=[func(process_alert, name=JOB_NAME)],
         cron_jobs=cron_jobs(),
         redis_pool=redis,
@@ -56,6 +61,7 @@ def create_worker(
         handle_signals=handle_signals,
         job_completion_wait=completion_wait,
         max_jobs=concurrency,
+        queue_read_limit=2 * concurrency,
         job_timeout=JOB_TIMEOUT_S,
         keep_result=0,
         poll_delay=POLL_DELAY_S,

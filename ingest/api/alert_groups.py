@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from ingest.api import context
 from ingest.api.alerts import alert_brief
 from ingest.api.auth import api_token, requires
-from ingest.api.body import is_json_type, parse_json, read_form, read_object
+from ingest.api.body import FORM_TYPES, is_json_type, parse_json, read_form, read_object
 from ingest.api.errors import bad_request, detail, json_response, not_found
 from ingest.api.group_filters import group_labels, group_state, is_silenced, number, parse_filter
 from ingest.api.pagination import paginate
@@ -163,7 +163,9 @@ def parse_delay(body: dict[str, Any]) -> int:
     return delay
 
 
-async def _event_data(redis: Redis, group: dict[str, str], action: str, actor: str) -> Any:
+async def _event_data(
+    redis: Redis, group: dict[str, str], action: str, actor: str
+) -> dict[str, Any]:
     route_id = group.get("route_id")
     route = await integrations_store.get_route(redis, route_id) if route_id else None
     chain = route.escalation_chain_id if route is not None else None
@@ -245,13 +247,15 @@ async def _delete_mode(request: web.Request) -> str:
         if is_json_type(request.content_type):
             raw = await request.read()
             body = parse_json(raw) if raw.strip() else {}
-        elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        elif request.content_type in FORM_TYPES:
             body = await read_form(request)
         else:
             raise detail(415, f'Unsupported media type "{request.content_type}" in request.')
     if not isinstance(body, dict):
         raise bad_request(message)
-    mode = body.get("mode") or "wipe"
+    mode = body.get("mode")
+    if mode is None:
+        return "wipe"
     if mode not in DELETE_MODES:
         raise bad_request("Invalid mode")
     return str(mode)

@@ -1,0 +1,156 @@
+"""Many calls of one Lua script in one Redis round trip.
+
+The worker runs many alerts at once; each of them calls the same scripts (grouping, events, job
+finish). ``BatchedScript`` collects the calls made during one event-loop turn and sends them as one
+``EVALSHA`` of a wrapper that runs the script once per call, in order, each call atomic on its own
+(as the whole batch is: Redis runs one script at a time). Each caller gets its own reply, or its own
+error: a call that fails is caught with ``pcall`` and answered as an error reply to that caller
+only, with the writes it made before failing kept, exactly as a failing script on its own would.
+
+At most one batch is in flight per script; calls made meanwhile go out with the next batch, so
+batches grow with load and are one call when idle (no added latency). The script is loaded when
+Redis answers ``NOSCRIPT`` (after a restart or ``SCRIPT FLUSH``): such a reply means nothing ran,
+so sending the batch again is safe.
+
+The script body is written as for ``EVAL`` (``KEYS``, ``ARGV``, a ``return`` at the end); it runs
+as a Lua function whose parameters are named ``KEYS`` and ``ARGV``. It must return a value (not
+nil).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import hiredis
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+Arg = bytes | str | int | float
+
+_WRAPPER = """
+local function one(KEYS, ARGV)
+%s
+end
+-- ARGV[1] number of calls n, ARGV[2c], ARGV[2c+1] key and arg counts of call c, then the args
+-- of every call in order; KEYS holds the keys of every call in order. One reply per call.
+local n = tonumber(ARGV[1])
+local out = {}
+local k, a = 1, 2 + 2 * n
+for c = 1, n do
+  local nk, na = tonumber(ARGV[2 * c]), tonumber(ARGV[2 * c + 1])
+  local ok, res = pcall(one, {unpack(KEYS, k, k + nk - 1)}, {unpack(ARGV, a, a + na - 1)})
+  if ok then
+    out[c] = res
+  elseif type(res) == 'table' and res.err then
+    out[c] = res
+  else
+    out[c] = redis.error_reply(tostring(res))
+  end
+  k = k + nk
+  a = a + na
+end
+return out
+"""
+
+Call = tuple[Sequence[Arg], Sequence[Arg], "asyncio.Future[Any]"]
+
+
+class BatchedScript:
+    """``await script(keys, args)`` runs ``body`` with them, batched with concurrent calls."""
+
+    def __init__(self, redis: Redis, body: str, max_batch: int = 256) -> None:
+        self._redis = redis
+        self.source = _WRAPPER % body
+        self._sha = hashlib.sha1(self.source.encode()).hexdigest()
+        self._max_batch = max_batch
+        self._pending: list[Call] = []
+        self._in_flight = False
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((keys, args, future))
+        if not self._scheduled and not self._in_flight:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if not self._pending or self._in_flight:
+            return
+        batch = self._pending[: self._max_batch]
+        del self._pending[: self._max_batch]
+        self._in_flight = True
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batch: list[Call]) -> None:
+        try:
+            replies = await self._run(batch)
+        except BaseException as exc:
+            for _, _, future in batch:
+                if not future.done():
+                    if isinstance(exc, asyncio.CancelledError):
+                        future.cancel()
+                    else:
+                        future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            for (_, _, future), reply in zip(batch, replies, strict=True):
+                if future.done():
+                    continue
+                if isinstance(reply, Exception):
+                    future.set_exception(reply)
+                else:
+                    future.set_result(reply)
+        finally:
+            self._in_flight = False
+            if self._pending and not self._scheduled:
+                self._flush()
+
+    async def _run(self, batch: list[Call]) -> list[Any]:
+        all_keys: list[Arg] = []
+        header: list[Arg] = [len(batch)]
+        all_args: list[Arg] = []
+        for keys, args, _ in batch:
+            all_keys += keys
+            all_args += args
+            header += [len(keys), len(args)]
+        command: tuple[Any, ...] = (
+            "EVALSHA",
+            self._sha,
+            len(all_keys),
+            *all_keys,
+            *header,
+            *all_args,
+        )
+        try:
+            replies = await execute_packed(self._redis, command)
+        except NoScriptError:
+            await self._redis.script_load(self.source)
+            replies = await execute_packed(self._redis, command)
+        return list(replies)
+
+
+async def execute_packed(redis: Redis, command: tuple[Any, ...]) -> Any:
+    """``execute_command`` minus its Python packing: hiredis packs the (large) command.
+
+    Same connection handling as redis-py: a connection from the client's pool, dropped by
+    redis-py on any I/O error or timeout, returned to the pool afterwards; an error reply raises
+    (``NoScriptError``, ``ResponseError``).
+    """
+    pool = redis.connection_pool
+    conn = await pool.get_connection()
+    try:
+        await conn.send_packed_command(hiredis.pack_command(command))
+        return await conn.read_response()
+    finally:
+        await pool.release(conn)

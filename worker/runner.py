@@ -1,0 +1,267 @@
+"""``AlertWorker``: arq's ``Worker`` with alert jobs claimed and finished in batches.
+
+arq claims each job on its own, in its poll loop, one after the other: ``WATCH`` the job's
+in-progress key, ``EXISTS``, ``ZSCORE``, ``MULTI``/``PSETEX``/``EXEC`` (four round trips), then per
+job one round trip to fetch it (``GET`` job, ``INCR``/``EXPIRE`` its try counter) and one to finish
+it. At a few thousand alerts/s those round trips, not the pipeline, bound a worker process.
+
+Here one script claims up to ``claim_batch`` (25) of the job ids a poll read, as many as there
+are free job slots, with the same checks and keys as arq: not in progress elsewhere, still queued
+with a score not in the future; it sets the in-progress key (``job_timeout + 10`` s), reads the
+job and counts the try, all at once.
+Alert jobs (``process_alert``) then run as arq would run them: ``ctx`` with ``job_id``,
+``job_try``, ``enqueue_time``, ``score``; ``job_timeout``; ``Retry`` re-queues with its delay;
+cancellation (shutdown) releases the job for another worker; any other exception, or more tries
+than ``max_tries``, finishes it as failed (arq keeps no results here: ``keep_result`` is 0). The
+finishing writes (delete job, try counter and in-progress key, remove from the queue) of the jobs
+that end together go out as one batched script call (``worker.batching``).
+
+Slots are refilled as soon as a job ends while more jobs wait (not at the next poll), one claim of
+at most ``claim_batch`` jobs at a time: the jobs then run in a few cohorts that overlap, one
+computing while another waits for Redis, instead of all of them in lock-step.
+
+Any other job (the cron jobs) is handed back to arq's own ``run_job`` after undoing the try count
+(arq counts it again), so it runs exactly as in a plain arq worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from typing import Any
+
+from arq import Retry
+from arq.constants import (
+    abort_jobs_ss,
+    in_progress_key_prefix,
+    job_key_prefix,
+    retry_key_prefix,
+)
+from arq.jobs import SerializationError, deserialize_job_raw
+from arq.utils import ms_to_datetime, timestamp_ms
+from arq.worker import Worker
+from redis.exceptions import NoScriptError
+
+from ingest.queue import JOB_NAME
+from worker.batching import Arg, BatchedScript, execute_packed
+
+log = logging.getLogger("worker.runner")
+
+RETRY_KEY_TTL_S = 88400  # as arq
+CLAIM_BATCH = 25
+ParsedJob = tuple[str, tuple[Any, ...], dict[str, Any], int | None, int]
+
+_CLAIM = """
+-- KEYS: 1 queue, then per job: in-progress, job, try counter.
+-- ARGV: 1 now ms, 2 in-progress ttl ms, 3 try counter ttl s, then the job ids.
+-- Returns id, score, body ('' when expired), try for each job claimed.
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local k = 2 + (i - 4) * 3
+  if redis.call('EXISTS', KEYS[k]) == 0 then
+    local score = redis.call('ZSCORE', KEYS[1], id)
+    if score and tonumber(score) <= now then
+      redis.call('SET', KEYS[k], '1', 'PX', ARGV[2])
+      local body = redis.call('GET', KEYS[k + 1]) or ''
+      local try = redis.call('INCR', KEYS[k + 2])
+      redis.call('EXPIRE', KEYS[k + 2], ARGV[3])
+      table.insert(out, id)
+      table.insert(out, score)
+      table.insert(out, body)
+      table.insert(out, try)
+    end
+  end
+end
+return out
+"""
+
+_CLAIM_SHA = hashlib.sha1(_CLAIM.encode()).hexdigest()
+
+_FINISH = """
+-- KEYS: 1 queue, 2 abort set, 3 in-progress, 4 job, 5 try counter.
+-- ARGV: 1 job id, 2 'done' (finished: success or failure), 'retry' (re-queue with a delay of
+-- ARGV[3] ms added to its score) or 'release' (cancelled: another worker may run it).
+if ARGV[2] == 'done' then
+  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[1], ARGV[1])
+else
+  if ARGV[2] == 'retry' and tonumber(ARGV[3]) > 0 then
+    redis.call('ZINCRBY', KEYS[1], ARGV[3], ARGV[1])
+  end
+  redis.call('DEL', KEYS[3])
+end
+return 1
+"""
+
+
+class AlertWorker(Worker):
+    """arq ``Worker`` that claims, runs and finishes ``process_alert`` jobs in batches."""
+
+    def __init__(self, *args: Any, claim_batch: int = CLAIM_BATCH, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.claim_batch = claim_batch
+        self._finish_script: BatchedScript | None = None
+        self._pick_lock = asyncio.Lock()
+        self._more_queued = False  # the last read saw more jobs than free slots
+        self._refilling = False
+        self._refill_task: asyncio.Task[None] | None = None
+        if self.burst and self.max_burst_jobs >= 0:
+            raise ValueError("AlertWorker does not support max_burst_jobs")
+
+    @property
+    def _finisher(self) -> BatchedScript:
+        if self._finish_script is None:
+            self._finish_script = BatchedScript(self.pool, _FINISH)
+        return self._finish_script
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        async with self._pick_lock:
+            free = min(self.max_jobs - self.job_counter, self.claim_batch)
+            if free <= 0:
+                return
+            # our own jobs stay queued until finished: read past them
+            fresh = [j for j in (b.decode() for b in job_ids) if j not in self.tasks]
+            claimed = await self._claim(fresh[:free]) if fresh else []
+            # refill early only while claims succeed and more wait; else the poll loop goes on
+            self._more_queued = bool(claimed) and (
+                len(job_ids) >= self.queue_read_limit or len(fresh) > free
+            )
+            for job_id, score, body, job_try in claimed:
+                job = _alert_job(body, self.job_deserializer)
+                if job is None:
+                    coro = self._run_by_arq(job_id, score)
+                else:
+                    coro = self._run_alert(job_id, score, job, job_try)
+                # as arq: the job slot is taken until the task is done
+                await self.sem.acquire()
+                self.job_counter += 1
+                task = self.loop.create_task(coro)
+                task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+                self.tasks[job_id] = task
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        super()._release_sem_dec_counter_on_complete()
+        self._maybe_refill()
+
+    def _maybe_refill(self) -> None:
+        if (
+            self._more_queued
+            and not self._refilling
+            and self.allow_pick_jobs
+            and self.job_counter < self.max_jobs
+        ):
+            self._refilling = True
+            self._refill_task = self.loop.create_task(self._refill())
+
+    async def _refill(self) -> None:
+        """A slot freed while more jobs wait: take them now, not at the next poll."""
+        try:
+            job_ids = await self.pool.zrangebyscore(
+                self.queue_name,
+                min=float("-inf"),
+                max=timestamp_ms(),
+                start=self._queue_read_offset,
+                num=self.queue_read_limit,
+            )
+            await self.start_jobs(job_ids)
+        except Exception as exc:  # the poll loop picks the jobs up instead
+            log.warning("refill failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            self._more_queued = False
+        finally:
+            self._refilling = False
+        self._maybe_refill()
+
+    async def _claim(self, job_ids: list[str]) -> list[tuple[str, int, bytes, int]]:
+        keys: list[Arg] = [self.queue_name]
+        for job_id in job_ids:
+            keys += [
+                in_progress_key_prefix + job_id,
+                job_key_prefix + job_id,
+                retry_key_prefix + job_id,
+            ]
+        args: list[Arg] = [
+            timestamp_ms(),
+            int(self.in_progress_timeout_s * 1000),
+            RETRY_KEY_TTL_S,
+            *job_ids,
+        ]
+        command = ("EVALSHA", _CLAIM_SHA, len(keys), *keys, *args)
+        try:
+            flat = await execute_packed(self.pool, command)
+        except NoScriptError:
+            await self.pool.script_load(_CLAIM)
+            flat = await execute_packed(self.pool, command)
+        return [
+            (flat[i].decode(), int(float(flat[i + 1])), flat[i + 2], int(flat[i + 3]))
+            for i in range(0, len(flat), 4)
+        ]
+
+    async def _run_by_arq(self, job_id: str, score: int) -> None:
+        """A job that is not an alert: arq runs it (and counts its try again, so undo ours)."""
+        await self.pool.decr(retry_key_prefix + job_id)
+        await self.run_job(job_id, score)
+
+    async def _finish(self, job_id: str, how: str, delay_ms: int = 0) -> None:
+        keys: list[Arg] = [
+            self.queue_name,
+            abort_jobs_ss,
+            in_progress_key_prefix + job_id,
+            job_key_prefix + job_id,
+            retry_key_prefix + job_id,
+        ]
+        await asyncio.shield(self._finisher(keys, [job_id, how, delay_ms]))
+
+    async def _run_alert(self, job_id: str, score: int, job: ParsedJob, job_try: int) -> None:
+        _, args, kwargs, enqueue_try, enqueue_ms = job
+        if enqueue_try and enqueue_try > job_try:
+            job_try = enqueue_try
+            await self.pool.setex(retry_key_prefix + job_id, RETRY_KEY_TTL_S, str(job_try))
+        function = self.functions[JOB_NAME]
+        max_tries = self.max_tries if function.max_tries is None else function.max_tries
+        if job_try > max_tries:
+            log.warning("job max tries exceeded", extra={"job_id": job_id, "job_try": job_try})
+            self.jobs_failed += 1
+            return await self._finish(job_id, "done")
+        ctx = {
+            **self.ctx,
+            "job_id": job_id,
+            "job_try": job_try,
+            "enqueue_time": ms_to_datetime(enqueue_ms),
+            "score": score,
+        }
+        timeout_s = self.job_timeout_s if function.timeout_s is None else function.timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                await function.coroutine(ctx, *args, **kwargs)
+        except Retry as exc:
+            delay = exc.defer_score + (timestamp_ms() - score) if exc.defer_score else 0
+            self.jobs_retried += 1
+            await self._finish(job_id, "retry", delay)
+        except asyncio.CancelledError:
+            self.jobs_retried += 1  # as arq: released, run again by a worker later
+            await self._finish(job_id, "release")
+        except Exception:
+            log.exception("job failed", extra={"job_id": job_id, "job_try": job_try})
+            self.jobs_failed += 1
+            await self._finish(job_id, "done")
+        else:
+            self.jobs_complete += 1
+            await self._finish(job_id, "done")
+
+
+def _alert_job(body: bytes, deserializer: Any) -> ParsedJob | None:
+    """The parsed job when it is an alert job; None when arq should run (or report) it."""
+    if not body:
+        return None  # expired: arq reports and finishes it
+    try:
+        job: ParsedJob = deserialize_job_raw(body, deserializer=deserializer)
+    except SerializationError:
+        return None
+    return job if job[0] == JOB_NAME else None
+
+
+__all__ = ["AlertWorker"]
