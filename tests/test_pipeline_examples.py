@@ -196,3 +196,25 @@ async def test_alerts_kept_per_group_are_capped_but_counted(
     kept = await group_alerts(redis, group["id"])
     assert [a["payload"]["n"] for a in kept] == [4, 3, 2]
     assert await redis.zcard("ai:org:org1:alerts") == 3
+
+
+async def test_f_stopping_maintenance_resolves_its_group_and_attached_ones(
+    client: Client, auth: dict[str, str], redis: Redis, settings: Settings
+) -> None:
+    integration = await make(client, auth, "formatted_webhook")
+    url = f"/api/v1/integrations/{integration['id']}"
+    await client.post(url + "/maintenance_start", json={"mode": "maintenance", "duration": 600},
+                      headers=auth)  # fmt: skip
+    await post_and_drain(client, settings, integration["path"], {"alert_uid": "m", "state": "x"})
+    assert sorted(state(g) for g in await all_groups(redis)) == ["firing", "firing"]
+    stopped = await client.post(url + "/maintenance_stop", headers=auth)
+    assert (await stopped.json())["maintenance_mode"] is None
+    assert [state(g) for g in await all_groups(redis)] == ["resolved", "resolved"]
+    assert await redis.get(f"ai:maintenance-group:{integration['id']}") is None
+    # the next maintenance window gets a group of its own
+    await client.post(url + "/maintenance_start", json={"mode": "maintenance", "duration": 600},
+                      headers=auth)  # fmt: skip
+    await post_and_drain(client, settings, integration["path"], {"alert_uid": "n", "state": "x"})
+    assert sorted(state(g) for g in await all_groups(redis)) == [
+        "firing", "firing", "resolved", "resolved",
+    ]  # fmt: skip

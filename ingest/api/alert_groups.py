@@ -33,6 +33,7 @@ from ingest.events import send_action_event
 from ingest.settings import Settings
 from ingest.store import groups as store
 from ingest.store import integrations as integrations_store
+from ingest.store import keys
 from ingest.store.group_actions import GroupActions
 from ingest.timefmt import iso
 
@@ -200,6 +201,20 @@ async def _resolve_attached(
         if done.ok:
             data = await _event_data(redis, child, "resolve", actor)
             await send_action_event(redis, EVENT_TYPES["resolve"], child, data)
+
+
+async def end_maintenance(redis: Redis, integration_id: str, actor: str) -> None:
+    """Stopping maintenance resolves the maintenance group and every group attached to it."""
+    raw = await redis.get(keys.maintenance_group(integration_id))
+    group = await store.get_group(redis, raw.decode()) if raw is not None else None
+    if group is None:
+        return
+    actions = GroupActions(redis)
+    now = time.time()
+    if (await actions.act(group, "resolve", actor, now)).ok:
+        data = await _event_data(redis, group, "resolve", actor)
+        await send_action_event(redis, EVENT_TYPES["resolve"], group, data)
+    await _resolve_attached(redis, actions, group["id"], actor, now)
 
 
 async def run_action(request: web.Request, action: str) -> web.Response:

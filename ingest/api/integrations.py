@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from ingest import ids
 from ingest.api import context
+from ingest.api.alert_groups import end_maintenance
 from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
 from ingest.api.errors import bad_request, field_errors, json_response, not_found
@@ -292,6 +293,7 @@ async def maintenance_stop(request: web.Request) -> web.Response:
     integration.maintenance_started_at = None
     integration.maintenance_end_at = None
     await store.save(context.redis(request), integration)
+    await end_maintenance(context.redis(request), integration.id, api_token(request).name)
     return await _respond(request, integration)
 
 
