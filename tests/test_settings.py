@@ -1,0 +1,72 @@
+"""Settings: every ALERT_INGEST_* value is validated once; a bad one stops with one clear line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from ingest.settings import Rate, SettingsError, load_settings, parse_rate
+
+
+def test_defaults() -> None:
+    settings = load_settings({})
+    assert settings.rate_limit_integration == Rate(300, 300)
+    assert settings.rate_limit_organization == Rate(900, 300)
+    assert settings.rate_limit_api == Rate(300, 60)
+    assert settings.max_body_bytes == 2_621_440
+    assert settings.redis_url_from_env is False
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [("300/5m", Rate(300, 300)), ("10/s", Rate(10, 1)), ("1000/1h", Rate(1000, 3600)),
+     (" 5 / 30s ", Rate(5, 30))],
+)  # fmt: skip
+def test_rates(text: str, rate: Rate) -> None:
+    assert parse_rate(text) == rate
+    assert parse_rate(str(rate)) == rate
+
+
+@pytest.mark.parametrize("text", ["", "300", "300/5d", "0/5m", "x/5m", "5/0m", "1/25h"])
+def test_bad_rates(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_rate(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("PORT", "http", "not an integer"),
+        ("PORT", "70000", "out of range"),
+        ("MAX_BODY_BYTES", "-1", "out of range"),
+        ("RATE_LIMIT_INTEGRATION", "lots", "not a rate"),
+        ("REDIS_URL", "localhost:6379", "must start with"),
+        ("BASE_URL", "ftp://x", "must start with"),
+        ("LOG_LEVEL", "loud", "not one of"),
+        ("TEMPLATE_BUDGET_MS", "0", "out of range"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str, reason: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({f"ALERT_INGEST_{name}": value})
+    message = str(caught.value)
+    assert message.startswith(f"ALERT_INGEST_{name}: ") and reason in message
+    assert "\n" not in message
+
+
+def test_sentinel_url_is_accepted() -> None:
+    url = "redis+sentinel://:secret@s1:26379,s2:26379/mymaster/0"
+    assert load_settings({"ALERT_INGEST_REDIS_URL": url}).redis_url == url
+
+
+def test_the_process_stops_with_one_line() -> None:
+    env = {"ALERT_INGEST_RATE_LIMIT_API": "fast", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "api"], env=env, capture_output=True, text=True,
+        timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ALERT_INGEST_RATE_LIMIT_API" in lines[0]
