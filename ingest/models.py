@@ -10,22 +10,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-BEHAVIOUR_TEMPLATES: tuple[str, ...] = (
-    "grouping_key",
-    "resolve_signal",
-    "acknowledge_signal",
-    "source_link",
-)
-CHANNEL_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "slack": ("title", "message", "image_url"),
-    "web": ("title", "message", "image_url"),
-    "sms": ("title",),
-    "phone_call": ("title",),
-    "telegram": ("title", "message", "image_url"),
-    "mobile_app": ("title", "message"),
-    "email": ("title", "message"),
-    "msteams": ("title", "message", "image_url"),
-}
+from templates_engine.defaults import CHANNEL_FIELDS, TEMPLATE_FIELDS
+
+# The template keys of an integration: behaviour templates, then channels with their fields.
+BEHAVIOUR_TEMPLATES: tuple[str, ...] = TEMPLATE_FIELDS
+CHANNEL_TEMPLATES: dict[str, tuple[str, ...]] = CHANNEL_FIELDS
 # Chat destinations a route carries besides Slack: each {"id": str|None, "enabled": bool}.
 ROUTE_BACKENDS: tuple[str, ...] = ("telegram", "msteams")
 

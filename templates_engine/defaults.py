@@ -41,9 +41,10 @@ TEMPLATE_FIELDS: tuple[str, ...] = (
     "acknowledge_signal",
     "source_link",
 )
+# In the order of the Integrations HTTP API document.
 CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
-    "web": ("title", "message", "image_url"),
     "slack": ("title", "message", "image_url"),
+    "web": ("title", "message", "image_url"),
     "sms": ("title",),
     "phone_call": ("title",),
     "telegram": ("title", "message", "image_url"),

@@ -30,9 +30,9 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from ingest.batching import BatchedScript
 from ingest.events import EVENTS_MAXLEN
 from ingest.store import keys
-from worker.batching import BatchedScript
 
 _SCRIPT = """
 -- KEYS: 1 alert, 2 stream. ARGV: 1 maxlen, 2 group id, 3 alert id, 4 integration, 5 org,

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import orjson
 from redis.asyncio import Redis
 
+from ingest.batching import Arg, BatchedScript
 from ingest.store import keys
-from worker.batching import Arg, BatchedScript
 
 _SCRIPT = """
 -- KEYS: 1 alert, 2 open index, 3 last-resolved index, 4 maintenance index, 5 org groups,

@@ -14,7 +14,7 @@ Alert jobs (``process_alert``) then run as arq would run them: ``ctx`` with ``jo
 cancellation (shutdown) releases the job for another worker; any other exception, or more tries
 than ``max_tries``, finishes it as failed (arq keeps no results here: ``keep_result`` is 0). The
 finishing writes (delete job, try counter and in-progress key, remove from the queue) of the jobs
-that end together go out as one batched script call (``worker.batching``).
+that end together go out as one batched script call (``ingest.batching``).
 
 Slots are refilled as soon as a job ends while more jobs wait (not at the next poll), one claim of
 at most ``claim_batch`` jobs at a time: the jobs then run in a few cohorts that overlap, one
@@ -43,8 +43,8 @@ from arq.utils import ms_to_datetime, timestamp_ms
 from arq.worker import Worker
 from redis.exceptions import NoScriptError
 
+from ingest.batching import Arg, BatchedScript, execute_packed
 from ingest.queue import JOB_NAME
-from worker.batching import Arg, BatchedScript, execute_packed
 
 log = logging.getLogger("worker.runner")
 

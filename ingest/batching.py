@@ -1,11 +1,12 @@
 """Many calls of one Lua script in one Redis round trip.
 
-The worker runs many alerts at once; each of them calls the same scripts (grouping, events, job
-finish). ``BatchedScript`` collects the calls made during one event-loop turn and sends them as one
-``EVALSHA`` of a wrapper that runs the script once per call, in order, each call atomic on its own
-(as the whole batch is: Redis runs one script at a time). Each caller gets its own reply, or its own
-error: a call that fails is caught with ``pcall`` and answered as an error reply to that caller
-only, with the writes it made before failing kept, exactly as a failing script on its own would.
+The api enqueues many requests at once and the worker runs many alerts at once; each calls the
+same scripts (enqueue; grouping, events, job finish). ``BatchedScript`` collects the calls made
+during one event-loop turn and sends them as one ``EVALSHA`` of a wrapper that runs the script
+once per call, in order, each call atomic on its own (as the whole batch is: Redis runs one script
+at a time). Each caller gets its own reply, or its own error: a call that fails is caught with
+``pcall`` and answered as an error reply to that caller only, with the writes it made before
+failing kept, exactly as a failing script on its own would.
 
 At most one batch is in flight per script; calls made meanwhile go out with the next batch, so
 batches grow with load and are one call when idle (no added latency). The script is loaded when
@@ -14,7 +15,9 @@ so sending the batch again is safe.
 
 The script body is written as for ``EVAL`` (``KEYS``, ``ARGV``, a ``return`` at the end); it runs
 as a Lua function whose parameters are named ``KEYS`` and ``ARGV``. It must return a value (not
-nil).
+nil). An optional ``prologue`` runs once before the calls of a batch (shared functions and state,
+e.g. counters read once per batch) and an ``epilogue`` once after them (e.g. writing those
+counters back); an error there fails the whole batch.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from redis.exceptions import NoScriptError
 Arg = bytes | str | int | float
 
 _WRAPPER = """
+-- prologue
 local function one(KEYS, ARGV)
-%s
+-- body
 end
 -- ARGV[1] number of calls n, ARGV[2c], ARGV[2c+1] key and arg counts of call c, then the args
 -- of every call in order; KEYS holds the keys of every call in order. One reply per call.
@@ -52,6 +56,7 @@ for c = 1, n do
   k = k + nk
   a = a + na
 end
+-- epilogue
 return out
 """
 
@@ -61,9 +66,14 @@ Call = tuple[Sequence[Arg], Sequence[Arg], "asyncio.Future[Any]"]
 class BatchedScript:
     """``await script(keys, args)`` runs ``body`` with them, batched with concurrent calls."""
 
-    def __init__(self, redis: Redis, body: str, max_batch: int = 256) -> None:
+    def __init__(
+        self, redis: Redis, body: str, max_batch: int = 256, prologue: str = "", epilogue: str = ""
+    ) -> None:
         self._redis = redis
-        self.source = _WRAPPER % body
+        before_body, rest = _WRAPPER.split("-- body\n")
+        loop, after = rest.split("-- epilogue\n")
+        head = before_body.replace("-- prologue\n", prologue + "\n")
+        self.source = head + body + "\n" + loop + epilogue + "\n" + after
         self._sha = hashlib.sha1(self.source.encode()).hexdigest()
         self._max_batch = max_batch
         self._pending: list[Call] = []
