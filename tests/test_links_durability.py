@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from ingest.api.app import create_app
@@ -33,15 +34,18 @@ async def _setup(aiohttp_client: AiohttpClient, server: EmbeddedRedis) -> tuple[
 
 
 async def test_redis_down_gives_503_then_recovers(
-    aiohttp_client: AiohttpClient, own_redis_server: EmbeddedRedis
+    aiohttp_client: AiohttpClient, own_redis_server: EmbeddedRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     client, link, redis = await _setup(aiohttp_client, own_redis_server)
     assert (await client.post(link, json={"n": 0})).status == 200
     own_redis_server.stop()
-    resp = await client.post(link, json={"n": 1})
-    assert resp.status == 503
+    for n in range(5):
+        resp = await client.post(link, json={"n": 1 + n / 10})
+        assert resp.status == 503
     assert int(resp.headers["Retry-After"]) > 0
     assert "detail" in await resp.json()
+    outage_lines = [r for r in caplog.records if r.getMessage().startswith("redis unavailable")]
+    assert len(outage_lines) == 1  # one line per failure burst, not one per request
     ready = await client.get("/health/ready")
     assert ready.status == 503
     own_redis_server.start()

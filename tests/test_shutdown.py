@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -49,6 +50,9 @@ async def test_worker_sigterm_finishes_jobs_in_flight(
         assert sum(int(g["alerts_count"]) for g in groups) == 600
     log = worker_logs(tmp_path)
     assert b"worker stopped" in log and b"Traceback" not in log
+    for line in log.splitlines():  # structured logs: one JSON object per line
+        entry = orjson.loads(line)
+        assert {"ts", "level", "logger", "event"} <= set(entry)
     await redis.aclose()
 
 
