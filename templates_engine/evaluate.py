@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -154,11 +155,33 @@ class _Run:
         self.engine = get_engine(limits)
         self.limits = limits
         self.issues: list[TemplateIssue] = []
+        self.spent = 0.0
 
     def render(
-        self, name: str, source: str, context: Mapping[str, Any], output_limit: int | None = None
+        self,
+        name: str,
+        source: str,
+        context: Mapping[str, Any],
+        output_limit: int | None = None,
+        budgeted: bool = True,
     ) -> RenderResult:
-        result = self.engine.render(source, context, output_limit=output_limit)
+        """Render one template; once the evaluation budget is spent, ``budgeted`` ones fail.
+
+        The grouping key and the signals are not ``budgeted``: there are four of them, each
+        bounded by its render budget, and the alert's grouping must not depend on how slow its
+        label templates were.
+        """
+        if budgeted and self.spent >= self.limits.evaluation_budget:
+            budget_ms = round(self.limits.evaluation_budget * 1000)
+            message = (
+                f"Template Error: not rendered: the {budget_ms} ms budget of this evaluation "
+                "is spent"
+            )
+            result = RenderResult(None, "error", message)
+        else:
+            started = time.perf_counter()
+            result = self.engine.render(source, context, output_limit=output_limit)
+            self.spent += time.perf_counter() - started
         if result.kind is not None and result.message is not None:
             self.issues.append(TemplateIssue(name, result.kind, result.message))
         return result
@@ -262,7 +285,7 @@ def _signal(
 ) -> tuple[bool, str | None]:
     if source is None:
         return False, None
-    result = run.render(name, source, context)
+    result = run.render(name, source, context, budgeted=False)
     return is_truthy(result.text), result.text
 
 
@@ -292,7 +315,7 @@ def evaluate_alert(
     if key_source is None:
         reason = "no grouping key template"
     else:
-        rendered = run.render("grouping_key", key_source, context)
+        rendered = run.render("grouping_key", key_source, context, budgeted=False)
         key = rendered.text
         if key is None:
             reason = f"grouping key failed: {rendered.message}"
@@ -321,7 +344,7 @@ def evaluate_alert(
     link_source = resolve_template(integration_type, templates, "source_link")
     source_link = None
     if link_source is not None:
-        source_link = _nullable(run.render("source_link", link_source, context))
+        source_link = _nullable(run.render("source_link", link_source, context, budgeted=False))
     return Evaluation(
         labels=tuple(labels),
         dropped_labels=tuple(dropped),

@@ -6,6 +6,11 @@ Every tunable is a field of the frozen dataclass :class:`Limits` (defaults in br
 - ``output_length`` [50_000]: longest rendered output; longer output is cut and ``..`` appended.
 - ``title_length`` [500]: longest rendered channel *title* (same cut rule).
 - ``render_budget`` [0.1]: wall-clock seconds one render may take before it fails.
+- ``evaluation_budget`` [0.3]: wall-clock seconds the label templates of one alert (dynamic and
+  multi-label), or the templates of one channel rendering, may take together; those met after it
+  is spent fail without being rendered, so however many hostile templates an integration has, they
+  hold a worker for a bounded time. The grouping key and the signals (four templates) are always
+  rendered, each within its own ``render_budget``.
 - ``max_value_size`` [3_000_000]: largest string (characters) or list/tuple (items) a template may
   build with an operator, a filter or a method call; checked *before* allocating.
 - ``max_int_bits`` [16_384]: largest integer (in bits) arithmetic may produce (``9**9**9`` fails).
@@ -46,6 +51,7 @@ class Limits:
     output_length: int = 50_000
     title_length: int = 500
     render_budget: float = 0.1
+    evaluation_budget: float = 0.3
     max_value_size: int = 3_000_000
     max_int_bits: int = 16_384
     max_range: int = 10_000
@@ -67,7 +73,7 @@ class Limits:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"Limits.{name} must be >= 1")
-        for name in ("render_budget", "regex_timeout", "route_regex_timeout"):
+        for name in ("render_budget", "evaluation_budget", "regex_timeout", "route_regex_timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Limits.{name} must be > 0")
 
