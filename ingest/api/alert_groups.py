@@ -261,7 +261,7 @@ async def _delete_mode(request: web.Request) -> str:
     if request.body_exists:
         if is_json_type(request.content_type):
             raw = await request.read()
-            body = parse_json(raw) if raw.strip() else {}
+            body = parse_json(raw) if raw else {}
         elif request.content_type in FORM_TYPES:
             body = await read_form(request)
         else:

@@ -167,7 +167,17 @@ def query(name: str, schema: Schema = STR) -> Schema:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
-PAGING = [query("page", {"type": "integer"}), query("perpage", {"type": "integer"})]
+LENIENT = "Lenient like the reference: a value that is not an integer of at least 1 means {}."
+PAGING = [
+    query("page", {"type": ["integer", "string"], "description": LENIENT.format("page 1")}),
+    query(
+        "perpage",
+        {
+            "type": ["integer", "string"],
+            "description": "Page size, at most 100. " + LENIENT.format("the default size"),
+        },
+    ),
+]
 INTEGRATION_OK = response("The integration", ref("Integration"))
 
 PATHS: dict[str, Schema] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ingest.api.alert_groups import MAX_SILENCE_SECONDS
 from ingest.api.openapi import (
     BOOL,
     NSTR,
@@ -102,10 +103,31 @@ SCHEMAS: dict[str, Schema] = {
             "silenced_until": NTIME,
         }
     ),
-    "SilenceInput": obj({"delay": {"type": "integer", "minimum": -1}}),
+    "SilenceInput": obj(
+        {
+            "delay": {
+                "description": (
+                    "Seconds to silence; -1 or 0: until unsilenced. Parsed like Python's int() "
+                    "(the reference's rule): a number is truncated, a string must be an "
+                    "integer's text, true is 1; the result must lie in -1.."
+                    f"{MAX_SILENCE_SECONDS}."
+                ),
+                "anyOf": [
+                    {
+                        "type": "number",
+                        "exclusiveMinimum": -2,
+                        "exclusiveMaximum": MAX_SILENCE_SECONDS + 1,
+                    },
+                    {"type": ["string", "boolean"]},
+                ],
+            }
+        }
+    ),
     "DeleteGroupInput": {
         "type": "object",
-        "properties": {"mode": {"enum": ["wipe", "delete"]}},
+        "properties": {
+            "mode": {"enum": ["wipe", "delete", None], "description": "Absent or null: wipe."}
+        },
     },
     "PreviewInput": {
         "type": "object",
