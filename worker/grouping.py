@@ -10,7 +10,10 @@ Inside Redis, so it is atomic across any number of worker replicas:
    open one unless the alert must have its own group). In maintenance mode a new group is attached
    to the integration's maintenance group (created on first use).
 4. **Append**: the alert is stored, the group's count and last alert updated; only the newest
-   ``max_alerts`` alert ids (and documents) are kept, the count stays exact.
+   ``max_alerts`` alert ids (and documents) are kept, the count stays exact. An alert pushed out
+   whose job may still run again (its arq job still exists: held by a worker that died, or
+   retrying) keeps a stub without its document until that job would expire, so that a re-run
+   finds it (``duplicate``) and neither stores it nor sends its events a second time.
 5. **Source signals**: acknowledge when the ack signal is true and the group isn't acknowledged;
    resolve when the resolve signal is true and the group isn't resolved (which closes it for
    grouping, records it as the key's last resolved group and schedules it for retention). Either
@@ -27,6 +30,7 @@ import orjson
 from redis.asyncio import Redis
 
 from ingest.batching import Arg, BatchedScript
+from ingest.queue import ARQ_JOB_PREFIX
 from ingest.store import keys
 
 _SCRIPT = """
@@ -34,7 +38,8 @@ _SCRIPT = """
 --       6 resolved groups, 7 config version, 8 org alerts
 -- ARGV: 1 alert id, 2 new group id, 3 now (s), 4 received (ms), 5 resolve, 6 ack, 7 own group,
 --       8 alert doc, 9 expected config version, 10 max alerts, 11 group prefix, 12 alert prefix,
---       13 maintenance mode, 14 new maintenance group id, 15 group fields (JSON object)
+--       13 maintenance mode, 14 new maintenance group id, 15 group fields (JSON object),
+--       16 arq job key prefix
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local stored = redis.call('HMGET', KEYS[1], 'group_id', 'events')
   return {'duplicate', stored[1] or '', stored[2] or ''}
@@ -100,7 +105,13 @@ if excess > 0 then
   local old = redis.call('ZRANGE', akey, 0, excess - 1)
   redis.call('ZREMRANGEBYRANK', akey, 0, excess - 1)
   for _, a in ipairs(old) do
-    redis.call('DEL', ARGV[12] .. a)
+    local job_ttl = redis.call('PTTL', ARGV[16] .. a)
+    if job_ttl == -2 then
+      redis.call('DEL', ARGV[12] .. a)
+    else  -- its job may run again: keep what the duplicate check and the events need
+      redis.call('HDEL', ARGV[12] .. a, 'doc')
+      redis.call('PEXPIRE', ARGV[12] .. a, job_ttl > 0 and job_ttl or 86400000)
+    end
     redis.call('ZREM', KEYS[8], a)
   end
 end
@@ -195,6 +206,7 @@ class Grouper:
             maintenance_mode or "",
             new_maintenance_group_id,
             orjson.dumps(group_fields),
+            ARQ_JOB_PREFIX,
         ]
         result, group_id, events = await self._script(script_keys, args)
         names = events.decode() if events else ""

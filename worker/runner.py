@@ -8,7 +8,9 @@ it. At a few thousand alerts/s those round trips, not the pipeline, bound a work
 Here one script claims up to ``claim_batch`` (25) of the job ids a poll read, as many as there
 are free job slots, with the same checks and keys as arq: not in progress elsewhere, still queued
 with a score not in the future; it sets the in-progress key (``job_timeout + 10`` s), reads the
-job and counts the try, all at once.
+job and counts the try, all at once. As arq, it goes on past the ids it cannot claim (held by
+another worker, or by a dead one until its in-progress keys expire) to the rest the poll read: a
+head of the queue held by a killed worker must not stall the others.
 Alert jobs (``process_alert``) then run as arq would run them: ``ctx`` with ``job_id``,
 ``job_try``, ``enqueue_time``, ``score``; ``job_timeout``; ``Retry`` re-queues with its delay;
 cancellation (shutdown) releases the job for another worker; any other exception, or more tries
@@ -54,13 +56,17 @@ ParsedJob = tuple[str, tuple[Any, ...], dict[str, Any], int | None, int]
 
 _CLAIM = """
 -- KEYS: 1 queue, then per job: in-progress, job, try counter.
--- ARGV: 1 now ms, 2 in-progress ttl ms, 3 try counter ttl s, then the job ids.
--- Returns id, score, body ('' when expired), try for each job claimed.
+-- ARGV: 1 now ms, 2 in-progress ttl ms, 3 try counter ttl s, 4 most jobs to claim, then the
+-- job ids. Returns id, score, body ('' when expired), try for each job claimed.
 local now = tonumber(ARGV[1])
+local most = tonumber(ARGV[4]) * 4
 local out = {}
-for i = 4, #ARGV do
+for i = 5, #ARGV do
+  if #out >= most then
+    break
+  end
   local id = ARGV[i]
-  local k = 2 + (i - 4) * 3
+  local k = 2 + (i - 5) * 3
   if redis.call('EXISTS', KEYS[k]) == 0 then
     local score = redis.call('ZSCORE', KEYS[1], id)
     if score and tonumber(score) <= now then
@@ -125,7 +131,7 @@ class AlertWorker(Worker):
                 return
             # our own jobs stay queued until finished: read past them
             fresh = [j for j in (b.decode() for b in job_ids) if j not in self.tasks]
-            claimed = await self._claim(fresh[:free]) if fresh else []
+            claimed = await self._claim(fresh, free) if fresh else []
             # refill early only while claims succeed and more wait; else the poll loop goes on
             self._more_queued = bool(claimed) and (
                 len(job_ids) >= self.queue_read_limit or len(fresh) > free
@@ -175,7 +181,8 @@ class AlertWorker(Worker):
             self._refilling = False
         self._maybe_refill()
 
-    async def _claim(self, job_ids: list[str]) -> list[tuple[str, int, bytes, int]]:
+    async def _claim(self, job_ids: list[str], most: int) -> list[tuple[str, int, bytes, int]]:
+        """Claim up to ``most`` of ``job_ids``, in order, skipping those it cannot claim."""
         keys: list[Arg] = [self.queue_name]
         for job_id in job_ids:
             keys += [
@@ -187,6 +194,7 @@ class AlertWorker(Worker):
             timestamp_ms(),
             int(self.in_progress_timeout_s * 1000),
             RETRY_KEY_TTL_S,
+            most,
             *job_ids,
         ]
         command = ("EVALSHA", _CLAIM_SHA, len(keys), *keys, *args)

@@ -89,5 +89,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         return _from_http_exception(exc, request)
     except Exception:
-        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        # the route's pattern, not the path: a link path carries the integration's secret token
+        route = request.match_info.route.resource
+        path = route.canonical if route is not None else "(no route)"
+        log.exception("unhandled error", extra={"path": path, "method": request.method})
         return json_response({"detail": "Internal server error."}, 500)
