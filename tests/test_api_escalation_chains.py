@@ -145,9 +145,10 @@ async def test_delete_detaches_routes(client: Client, auth: dict[str, str], redi
         )
         assert status == 201
         routes.append(route["id"])
-    before = int(await redis.get(keys.LINKS_VERSION) or 0)
+    version_key = keys.integration_version(integration["id"])
+    before = int(await redis.get(version_key) or 0)
     assert (await send(client, auth, "DELETE", URL + chain["id"]))[0] == 204
-    assert int(await redis.get(keys.LINKS_VERSION) or 0) > before
+    assert int(await redis.get(version_key) or 0) > before
     got = [await send(client, auth, "GET", f"/api/v1/routes/{r}") for r in routes]
     assert [r["escalation_chain_id"] for _, r in got] == [None, keep["id"]]
     _, shown = await send(client, auth, "GET", f"/api/v1/integrations/{integration['id']}")

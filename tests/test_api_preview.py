@@ -35,7 +35,7 @@ async def add_route(redis: Redis, integration: dict[str, Any], position: int, **
     route.position = position
     await redis.set(keys.route(route.id), orjson.dumps(route.to_doc()))
     await redis.zadd(keys.integration_routes(integration["id"]), {route.id: position})
-    await redis.incr(keys.LINKS_VERSION)
+    await redis.incr(keys.integration_version(integration["id"]))
     return route.id
 
 

@@ -338,13 +338,13 @@ async def test_delete_route(client: Client, auth: dict[str, str]) -> None:
     assert (await client.delete(URL + r1, headers=auth)).status == 404
 
 
-async def test_every_write_bumps_the_links_version(
+async def test_every_write_bumps_the_integration_version(
     client: Client, auth: dict[str, str], redis: Redis
 ) -> None:
     integration = await make_integration(client, auth)
 
     async def version() -> int:
-        return int(await redis.get(keys.LINKS_VERSION) or 0)
+        return int(await redis.get(keys.integration_version(integration["id"])) or 0)
 
     before = await version()
     route_id = await create(client, auth, integration["id"])

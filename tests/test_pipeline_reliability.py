@@ -189,3 +189,17 @@ async def test_jobs_of_a_dead_worker_come_back_within_job_timeout(settings: Sett
         assert worker.in_progress_timeout_s == JOB_TIMEOUT_S + 10
     finally:
         await pool.aclose()
+
+
+async def test_a_change_of_one_integration_leaves_others_cached(
+    client: Client, auth: dict[str, str], redis: Redis, settings: Settings
+) -> None:
+    first = await make(client, auth, "formatted_webhook")
+    second = await make(client, auth, "formatted_webhook")
+    deps = Deps.create(redis, settings)
+    cached = await deps.cache.get(first["id"])
+    put = await client.put(f"/api/v1/integrations/{second['id']}", json={"name": "x"}, headers=auth)
+    assert put.status == 200
+    assert await redis.get(f"ai:integration:{first['id']}:version") == str(cached.version).encode()
+    await client.put(f"/api/v1/integrations/{first['id']}", json={"name": "y"}, headers=auth)
+    assert int(await redis.get(f"ai:integration:{first['id']}:version") or 0) > cached.version

@@ -3,8 +3,9 @@
 Inside Redis, so it is atomic across any number of worker replicas:
 
 1. **Idempotency**: if the alert is already stored, nothing changes (``duplicate``).
-2. **Freshness**: if the integration/route configuration changed since the worker read it
-   (``ai:links-version``), nothing changes (``stale``): the worker reloads and evaluates again.
+2. **Freshness**: if the integration or its routes changed since the worker read them
+   (``ai:integration:<id>:version``), nothing changes (``stale``): the worker reloads that
+   integration and evaluates again.
 3. **Group**: the open group for (integration, route, md5(grouping key)); else, for a resolve
    signal, the most recently resolved group for that key; else a new group (registered as the
    open one unless the alert must have its own group). In maintenance mode a new group is attached
@@ -187,7 +188,7 @@ class Grouper:
             keys.maintenance_group(integration_id),
             keys.org_groups(group_fields["org_id"]),
             keys.RESOLVED_GROUPS,
-            keys.LINKS_VERSION,
+            keys.integration_version(integration_id),
             keys.org_alerts(group_fields["org_id"]),
         ]
         args: list[Arg] = [

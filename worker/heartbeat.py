@@ -30,7 +30,10 @@ def heartbeat_grouping_id(integration_id: str) -> str:
 
 
 async def report(deps: Deps, config: Config, last: float, expired: bool) -> str:
-    """Add the expired (or restored) alert to the heartbeat group; returns the group id."""
+    """Add the expired (or restored) alert to the heartbeat group; returns the group id.
+
+    Returns "" when the integration was deleted meanwhile.
+    """
     integration = config.integration
     assert integration is not None
     route = config.routes[-1]
@@ -71,7 +74,7 @@ async def report(deps: Deps, config: Config, last: float, expired: bool) -> str:
             now=now,
             received_at=now,
             alert_doc=doc,
-            config_version=deps.cache.version,
+            config_version=config.version,
             max_alerts=deps.settings.max_alerts_per_group,
             maintenance_mode=None,
             new_maintenance_group_id="",
@@ -87,7 +90,11 @@ async def report(deps: Deps, config: Config, last: float, expired: bool) -> str:
         )
         if group.result != "stale":
             break
-        await deps.cache.refresh()
+        deps.cache.forget(integration.id)
+        config = await deps.cache.get(integration.id)
+        if config.integration is None or config.integration.deleted_at is not None:
+            return ""
+        integration, route = config.integration, config.routes[-1]
     else:
         raise RuntimeError("integration configuration changed during every attempt")
     channels = {
@@ -113,13 +120,13 @@ async def check_heartbeats(ctx: dict[str, Any]) -> None:
     deps: Deps = ctx[DEPS]
     redis = deps.redis
     now = time.time()
-    await deps.cache.refresh()
     entries: list[tuple[bytes, float]] = await redis.zrange(keys.HEARTBEATS, 0, -1, withscores=True)
     if entries:
         metrics.HEARTBEAT_LAST.set(max(score for _, score in entries))
     expired = {m.decode() for m in await aw(redis.smembers(keys.HEARTBEAT_EXPIRED))}
     for member, last in entries:
         integration_id = member.decode()
+        deps.cache.forget(integration_id)  # read the current timeout, not a cached one
         config = await deps.cache.get(integration_id)
         integration = config.integration
         if integration is None or integration.deleted_at is not None:

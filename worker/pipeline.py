@@ -170,7 +170,7 @@ async def process(deps: Deps, job: Job) -> GroupDecision | None:
             now=now,
             received_at=job.received_at,
             alert_doc=alert_doc(job, evaluation, decision, mode),
-            config_version=deps.cache.version,
+            config_version=config.version,
             max_alerts=deps.settings.max_alerts_per_group,
             maintenance_mode=mode,
             new_maintenance_group_id=new_group_id() if mode == "maintenance" else "",
@@ -187,7 +187,7 @@ async def process(deps: Deps, job: Job) -> GroupDecision | None:
             },
         )
         if group.result == "stale":
-            await deps.cache.refresh()
+            deps.cache.forget(job.integration_id)
             continue
         if group.result != "duplicate":
             counter = metrics.ALERTS_BY_RESULT.get(group.result)

@@ -8,7 +8,8 @@ renumbered on delete, ``-1`` = the end. The default route (``is_the_last_route``
 (its ``position`` and expression are stored and echoed, but it is always matched last) and cannot be
 deleted: 400 ``{"detail": "Unable to delete default filter"}``. Validation is in
 ``ingest.api.route_input``; an unknown ``integration_id`` or ``escalation_chain_id`` is a field
-error ``["Object does not exist"]``. Every write bumps ``ai:links-version`` so workers reload.
+error ``["Object does not exist"]``. Every write bumps the integration's version, so workers
+reload it.
 """
 
 from __future__ import annotations

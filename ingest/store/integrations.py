@@ -35,14 +35,14 @@ async def create(redis: Redis, integration: Integration, default_route: Route) -
         if integration.token:
             pipe.set(keys.link(integration.token), integration.id)
         pipe.set(keys.route(default_route.id), orjson.dumps(default_route.to_doc()))
-        pipe.incr(keys.LINKS_VERSION)
+        pipe.incr(keys.integration_version(integration.id))
         await pipe.execute()
 
 
 async def save(redis: Redis, integration: Integration) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(keys.integration(integration.id), orjson.dumps(integration.to_doc()))
-        pipe.incr(keys.LINKS_VERSION)
+        pipe.incr(keys.integration_version(integration.id))
         await pipe.execute()
 
 
@@ -53,7 +53,7 @@ async def soft_delete(redis: Redis, integration: Integration) -> None:
         pipe.zrem(keys.org_integrations(integration.org_id), integration.id)
         if integration.token:
             pipe.delete(keys.link(integration.token))
-        pipe.incr(keys.LINKS_VERSION)
+        pipe.incr(keys.integration_version(integration.id))
         await pipe.execute()
 
 
@@ -88,8 +88,9 @@ async def by_link_token(redis: Redis, token: str) -> Integration | None:
     return found if found is not None and found.deleted_at is None else None
 
 
-async def links_version(redis: Redis) -> int:
-    raw = await redis.get(keys.LINKS_VERSION)
+async def config_version(redis: Redis, integration_id: str) -> int:
+    """The integration's configuration version (see ``keys.integration_version``)."""
+    raw = await redis.get(keys.integration_version(integration_id))
     return int(raw) if raw is not None else 0
 
 
@@ -101,7 +102,7 @@ async def get_route(redis: Redis, route_id: str) -> Route | None:
 async def save_route(redis: Redis, route: Route) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(keys.route(route.id), orjson.dumps(route.to_doc()))
-        pipe.incr(keys.LINKS_VERSION)
+        pipe.incr(keys.integration_version(route.integration_id))
         await pipe.execute()
 
 

@@ -13,7 +13,7 @@ key                                  type    holds
 ``ai:org:<org>:integrations``        zset    live integration ids of the org, score = seq
 ``ai:org:<org>:integration-seq``     string  integrations ever created in the org (counter)
 ``ai:link:<token>``                  string  integration id for a link token (deleted on delete)
-``ai:links-version``                 string  bumped on every integration or route change
+``ai:integration:<id>:version``      string  bumped on every change of the integration or its routes
 ``ai:route:<id>``                    string  Route document
 ``ai:integration:<id>:routes``       zset    non-default route ids of the integration; score = the
                                              route's position (the truth for non-default routes)
@@ -48,7 +48,6 @@ P = "ai:"
 ORGS = P + "orgs"
 TOKENS = P + "tokens"
 INTEGRATION_IDS = P + "integration-ids"
-LINKS_VERSION = P + "links-version"
 RESOLVED_GROUPS = P + "resolved-groups"
 EVENTS = P + "events"
 DEAD_LETTERS = P + "dead-letters"
@@ -81,6 +80,11 @@ def link(token: str) -> str:
 
 def route(route_id: str) -> str:
     return f"{P}route:{route_id}"
+
+
+def integration_version(integration_id: str) -> str:
+    """Bumped on every change of the integration or its routes (workers' cache check)."""
+    return f"{P}integration:{integration_id}:version"
 
 
 def integration_routes(integration_id: str) -> str:

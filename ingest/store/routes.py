@@ -7,8 +7,8 @@ its own group, so it is always matched last.
 
 Positions are a sparse sort key, as in the reference: inserting or moving to an occupied position
 shifts the routes in between by one, deleting renumbers nothing, and a large position leaves a gap.
-Placing a route, storing its document and bumping ``keys.LINKS_VERSION`` happen in one Lua script,
-so concurrent writes cannot corrupt the order and workers always reload.
+Placing a route, storing its document and bumping the integration's version happen in one Lua
+script, so concurrent writes cannot corrupt the order and workers always reload.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ async def place(
     script_keys = [
         keys.integration_routes(route.integration_id),
         keys.route(route.id),
-        keys.LINKS_VERSION,
+        keys.integration_version(route.integration_id),
     ]
     position = int(await script(keys=script_keys, args=args))
     if position == -2:
@@ -110,7 +110,7 @@ async def delete(redis: Redis, route: Route) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.zrem(keys.integration_routes(route.integration_id), route.id)
         pipe.delete(keys.route(route.id))
-        pipe.incr(keys.LINKS_VERSION)
+        pipe.incr(keys.integration_version(route.integration_id))
         await pipe.execute()
 
 
