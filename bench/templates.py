@@ -34,8 +34,7 @@ from templates_engine import evaluate_alert, get_engine
 from templates_engine.defaults import default_templates
 from templates_engine.readonly import freeze
 
-FIXTURE = Path("/work/shared/fixtures/alertmanager/firing.json")
-LOCAL_FIXTURE = Path(__file__).resolve().parent.parent / "tests/fixtures/alertmanager/firing.json"
+FIXTURE = Path(__file__).resolve().parent.parent / "tests/fixtures/alertmanager/firing.json"
 
 
 def _sources() -> list[str]:
@@ -49,7 +48,7 @@ def _sources() -> list[str]:
 
 
 def _load_payload() -> Any:
-    path = FIXTURE if FIXTURE.exists() else LOCAL_FIXTURE
+    path = FIXTURE
     return json.loads(path.read_text())
 
 
