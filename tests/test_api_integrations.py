@@ -417,3 +417,35 @@ async def test_api_rate_limit_per_token(
     assert int(resp.headers["Retry-After"]) >= 1
     other = await make_token()
     assert (await client.get(URL, headers=other)).status == 200
+
+
+async def test_concurrent_creates_with_one_name_make_one_integration(
+    aiohttp_client: Any, settings: Any, redis: Any, auth: dict[str, str]
+) -> None:
+    import asyncio
+
+    from ingest.api.app import create_app
+
+    replicas = [await aiohttp_client(create_app(settings)) for _ in range(2)]
+    body = {"type": "webhook", "name": "only-one"}
+    answers = await asyncio.gather(
+        *(replicas[n % 2].post(URL, json=body, headers=auth) for n in range(10))
+    )
+    assert sorted(r.status for r in answers) == [201] + [400] * 9
+
+
+async def test_concurrent_updates_lose_nothing(client: Client, auth: dict[str, str]) -> None:
+    import asyncio
+
+    data = await create(client, auth, type="webhook")
+    url = URL + data["id"]
+    puts = [
+        client.put(url, json={"templates": {"slack": {"title": f"t{n}"}}}, headers=auth)
+        if n % 2 == 0
+        else client.put(url, json={"templates": {"web": {"message": f"m{n}"}}}, headers=auth)
+        for n in range(8)
+    ]
+    assert {r.status for r in await asyncio.gather(*puts)} == {200}
+    final = await (await client.get(url, headers=auth)).json()
+    assert final["templates"]["slack"]["title"] is not None
+    assert final["templates"]["web"]["message"] is not None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +15,7 @@ from ingest.api import context
 from ingest.api.alert_groups import end_maintenance
 from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
-from ingest.api.errors import bad_request, field_errors, json_response, not_found
+from ingest.api.errors import bad_request, detail, field_errors, json_response, not_found
 from ingest.api.integration_input import IntegrationInput, parse_input
 from ingest.api.pagination import paginate
 from ingest.api.validation import Errors
@@ -29,6 +31,7 @@ from ingest.models import (
 from ingest.settings import Settings
 from ingest.store import escalation_chains
 from ingest.store import integrations as store
+from ingest.store.locks import LockBusy, org_lock
 from ingest.timefmt import iso_seconds
 
 MAINTENANCE_MODES = ("debug", "maintenance")
@@ -196,7 +199,28 @@ async def _check_chain(redis: Redis, org_id: str, data: IntegrationInput) -> Non
         raise field_errors({"default_route": {"escalation_chain_id": ["Object does not exist"]}})
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def one_writer_per_org(handler: Handler) -> Handler:
+    """Run a write under the organization's integrations lock (checks and writes stay together:
+    name uniqueness across replicas, and no lost update between two concurrent PUTs)."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        name = f"integrations:{api_token(request).org_id}"
+        try:
+            async with org_lock(context.redis(request), name):
+                return await handler(request)
+        except LockBusy:
+            raise detail(503, "Another change of this organization's integrations is in "
+                         "progress; retry.", {"Retry-After": "1"}) from None  # fmt: skip
+
+    return wrapper
+
+
 @requires("integrations:write")
+@one_writer_per_org
 async def create_integration(request: web.Request) -> web.Response:
     redis, settings = context.redis(request), context.settings(request)
     org_id = api_token(request).org_id
@@ -233,6 +257,7 @@ async def create_integration(request: web.Request) -> web.Response:
 
 
 @requires("integrations:write")
+@one_writer_per_org
 async def update_integration(request: web.Request) -> web.Response:
     redis = context.redis(request)
     integration = await _lookup(request)
@@ -252,12 +277,14 @@ async def update_integration(request: web.Request) -> web.Response:
 
 
 @requires("integrations:write")
+@one_writer_per_org
 async def delete_integration(request: web.Request) -> web.Response:
     await store.soft_delete(context.redis(request), await _lookup(request))
     return web.Response(status=204)
 
 
 @requires("integrations:write")
+@one_writer_per_org
 async def maintenance_start(request: web.Request) -> web.Response:
     integration = await _lookup(request)
     body = await read_object(request)
@@ -287,6 +314,7 @@ async def maintenance_start(request: web.Request) -> web.Response:
 
 
 @requires("integrations:write")
+@one_writer_per_org
 async def maintenance_stop(request: web.Request) -> web.Response:
     integration = await _lookup(request)
     integration.maintenance_mode = None

@@ -31,6 +31,7 @@ key                                  type    holds
 ``ai:open:<integ>:<route>:<md5>``    string  the open group for a grouping key (at most one)
 ``ai:last-resolved:<i>:<r>:<md5>``   string  the most recently resolved group for a key
 ``ai:maintenance-group:<integ>``     string  the integration's current maintenance group
+``ai:lock:<name>``                   string  a short write lock (``store.locks``)
 ``ai:group:<id>:attached``           set     groups attached to a maintenance group
 ``ai:org:<org>:groups``              zset    group ids of the org, score = created ms
 ``ai:org:<org>:alerts``              zset    kept alert ids of the org, score = received ms
@@ -142,3 +143,7 @@ def org_escalation_chains(org_id: str) -> str:
 
 def org_escalation_chain_names(org_id: str) -> str:
     return f"{P}org:{org_id}:chain-names"
+
+
+def lock(name: str) -> str:
+    return f"{P}lock:{name}"
