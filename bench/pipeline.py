@@ -49,109 +49,44 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
-import json
 import os
-import platform
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
-FIXTURE = ROOT / "tests" / "fixtures" / "alertmanager" / "firing.json"
-QUEUE = "alert-ingest:queue"
-ORG = "bench-org"
-HIGH_RATE = "100000000/1m"
-EVENTS = "ai:events"
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
-
-def _load_ingest_bench() -> ModuleType:
-    """bench/ingest.py's helpers (process groups, HTTP waits); its name clashes with ``ingest``."""
-    spec = importlib.util.spec_from_file_location("bench_ingest", ROOT / "bench" / "ingest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-helpers = _load_ingest_bench()
-BenchError = helpers.BenchError
-Children = helpers.Children
-stop_group = helpers.stop_group
-cpu_seconds = helpers.cpu_seconds
-wait_http = helpers.wait_http
-http_json = helpers.http_json
-tail = helpers.tail
-
+import common  # noqa: E402  (bench/common.py, found through the path set above)
+from common import (  # noqa: E402
+    EVENTS,
+    QUEUE,
+    BenchError,
+    Children,
+    PostStats,
+    Stack,
+    bodies,
+    cpu_seconds,
+    grouped_count,
+    post_one,
+)
 
 # --------------------------------------------------------------------------- posting
 
 
-def bodies(keys: int, tag: str) -> list[bytes]:
-    """The fixture with ``keys`` distinct ``groupKey`` values (the default grouping key)."""
-    doc = json.loads(FIXTURE.read_text())
-    out = []
-    for k in range(keys):
-        doc["groupKey"] = f'{{}}:{{alertname="{tag}-{k}"}}'
-        out.append(json.dumps(doc).encode())
-    return out
-
-
-@dataclass
-class PostStats:
-    sent: int = 0
-    ok: int = 0
-    failed: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    max_lag: float = 0.0  # paced posting: how late the client was against its schedule
-
-    def record(self, status: int | str) -> None:
-        self.sent += 1
-        if status == 200:
-            self.ok += 1
-            return
-        self.failed += 1
-        self.errors[str(status)] = self.errors.get(str(status), 0) + 1
-
-
-async def _post(session: Any, link: str, body: bytes, stats: PostStats) -> None:
-    import aiohttp
-
-    try:
-        async with session.post(
-            link, data=body, headers={"Content-Type": "application/json"}
-        ) as resp:
-            await resp.read()
-            stats.record(resp.status)
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        stats.record(type(exc).__name__)
-
-
 async def post_burst(link: str, payloads: list[bytes], n: int, connections: int) -> PostStats:
     """Post ``n`` alerts as fast as ``connections`` concurrent clients can."""
-    import aiohttp
-
     stats = PostStats()
     counter = iter(range(n))
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=connections), timeout=timeout
-    ) as session:
+    async with common.client_session(connections) as session:
 
         async def client() -> None:
             for i in counter:
-                await _post(session, link, payloads[i % len(payloads)], stats)
+                stats.sent += 1
+                await post_one(session, link, payloads[i % len(payloads)], stats)
 
         started = time.monotonic()
         await asyncio.gather(*(client() for _ in range(connections)))
@@ -163,45 +98,12 @@ async def post_paced(
     link: str, payloads: list[bytes], rate: float, duration: float, connections: int
 ) -> PostStats:
     """Offer ``rate`` alerts/s for ``duration`` s: post i is sent at ``start + i / rate``."""
-    import aiohttp
-
     stats = PostStats()
-    total = int(rate * duration)
-    loop = asyncio.get_running_loop()
-    tasks: set[asyncio.Task[None]] = set()
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=connections), timeout=timeout
-    ) as session:
-        started = loop.time()
-        for i in range(total):
-            due = started + i / rate
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                stats.max_lag = max(stats.max_lag, -delay)
-            task = loop.create_task(_post(session, link, payloads[i % len(payloads)], stats))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.gather(*tasks)
-        stats.seconds = loop.time() - started
+    stats.seconds = await common.offer(link, payloads, rate, duration, connections, stats)
     return stats
 
 
 # --------------------------------------------------------------------------- Redis reads
-
-
-async def grouped_count(redis: Any) -> int:
-    """Sum of ``alerts_count`` over the org's groups (exact, unlike the kept alerts)."""
-    ids = await redis.zrange(f"ai:org:{ORG}:groups", 0, -1)
-    if not ids:
-        return 0
-    pipe = redis.pipeline(transaction=False)
-    for gid in ids:
-        pipe.hget(b"ai:group:" + gid, "alerts_count")
-    return sum(int(c or 0) for c in await pipe.execute())
 
 
 async def wait_grouped(redis: Any, expected: int, limit_s: float, poll: float = 0.02) -> float:
@@ -276,15 +178,8 @@ def pct(sorted_values: list[float], q: float) -> float:
 @dataclass
 class Env:
     args: argparse.Namespace
-    children: Children
-    workdir: Path
-    redis_url: str
-    redis_pid: int
-    api: subprocess.Popen[bytes]
-    link: str
-    env: dict[str, str]
+    stack: Stack  # Redis, api, link
     worker: subprocess.Popen[bytes] | None = None
-    metrics_port: int = 0
 
 
 @dataclass
@@ -315,38 +210,15 @@ class LatencyRun:
 
 
 def start_worker(env: Env) -> None:
-    from ingest.embedded_redis import free_port
-
-    env.metrics_port = free_port()
-    log = env.workdir / "worker.log"
-    with log.open("wb") as out:
-        env.worker = env.children.start(
-            [
-                str(VENV_BIN / "alert-ingest"),
-                "worker",
-                "--concurrency",
-                str(env.args.concurrency),
-                "--metrics-port",
-                str(env.metrics_port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env.env,
-        )
-    wait_http(f"http://127.0.0.1:{env.metrics_port}/health/live", env.worker, log)
+    env.worker = common.start_worker(
+        env.stack, env.args.concurrency, env.stack.workdir / "worker.log"
+    )
 
 
 def start_profiler(env: Env, pid: int) -> subprocess.Popen[bytes] | None:
     if not env.args.profile:
         return None
-    spy = env.children.start(
-        [
-            *(env.args.py_spy, "record", "-r", "200", "--format", "raw"),
-            *("-o", str(env.args.profile), "-p", str(pid)),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    spy = common.start_py_spy(env.stack.children, env.args.py_spy, pid, env.args.profile)
     time.sleep(1.0)  # py-spy attaches
     return spy
 
@@ -358,8 +230,8 @@ def stop_profiler(env: Env, spy: subprocess.Popen[bytes] | None) -> None:
     try:
         spy.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        stop_group(spy)
-    env.children.procs.remove(spy)
+        common.stop_group(spy)
+    env.stack.children.procs.remove(spy)
     print(f"  py-spy profile of the worker (raw/folded): {env.args.profile}", flush=True)
 
 
@@ -367,11 +239,13 @@ async def throughput(env: Env) -> Throughput:
     import redis.asyncio as aredis
 
     args = env.args
-    redis = aredis.Redis.from_url(env.redis_url)
+    redis = aredis.Redis.from_url(env.stack.redis_url)
     try:
         before = await grouped_count(redis)
         tail_id = await stream_tail_id(redis)
-        posted = await post_burst(env.link, bodies(args.keys, "tp"), args.alerts, args.connections)
+        posted = await post_burst(
+            env.stack.link, bodies(args.keys, "tp"), args.alerts, args.connections
+        )
         if posted.failed:
             raise BenchError(f"posting: {posted.failed} failed: {posted.errors}")
         queued = await redis.zcard(QUEUE)
@@ -382,17 +256,17 @@ async def throughput(env: Env) -> Throughput:
             f"({posted.ok / posted.seconds:.0f}/s), worker stopped; starting the worker",
             flush=True,
         )
-        cpu_api0 = cpu_seconds(env.api.pid)
+        cpu_api0 = cpu_seconds(env.stack.api.pid)
         start_worker(env)
         assert env.worker is not None
         spy = start_profiler(env, env.worker.pid)
         t0 = time.monotonic()
         cpu_w0 = cpu_seconds(env.worker.pid)
-        cpu_r0 = cpu_seconds(env.redis_pid)
+        cpu_r0 = cpu_seconds(env.stack.redis_pid)
         t1 = await wait_grouped(redis, before + args.alerts, limit_s=max(120.0, args.alerts / 50))
         cpu_w = cpu_seconds(env.worker.pid) - cpu_w0
-        cpu_r = cpu_seconds(env.redis_pid) - cpu_r0
-        cpu_a = cpu_seconds(env.api.pid) - cpu_api0
+        cpu_r = cpu_seconds(env.stack.redis_pid) - cpu_r0
+        cpu_a = cpu_seconds(env.stack.api.pid) - cpu_api0
         stop_profiler(env, spy)
         events = await events_after(redis, tail_id)
         span = (events[-1][0] - events[0][0]) / 1000 if len(events) > 1 else 0.0
@@ -415,20 +289,20 @@ async def latency(env: Env) -> LatencyRun:
 
     args = env.args
     assert env.worker is not None
-    redis = aredis.Redis.from_url(env.redis_url)
+    redis = aredis.Redis.from_url(env.stack.redis_url)
     try:
         before = await grouped_count(redis)
         tail_id = await stream_tail_id(redis)
         cpu_w0 = cpu_seconds(env.worker.pid)
-        cpu_r0 = cpu_seconds(env.redis_pid)
-        cpu_a0 = cpu_seconds(env.api.pid)
+        cpu_r0 = cpu_seconds(env.stack.redis_pid)
+        cpu_a0 = cpu_seconds(env.stack.api.pid)
         posted = await post_paced(
-            env.link, bodies(args.keys, "lat"), args.rate, args.duration, args.connections
+            env.stack.link, bodies(args.keys, "lat"), args.rate, args.duration, args.connections
         )
         await wait_grouped(redis, before + posted.ok, limit_s=60.0)
         cpu_w = cpu_seconds(env.worker.pid) - cpu_w0
-        cpu_r = cpu_seconds(env.redis_pid) - cpu_r0
-        cpu_a = cpu_seconds(env.api.pid) - cpu_a0
+        cpu_r = cpu_seconds(env.stack.redis_pid) - cpu_r0
+        cpu_a = cpu_seconds(env.stack.api.pid) - cpu_a0
         events = await events_after(redis, tail_id)
         lat = await latencies(redis, events)
         return LatencyRun(
@@ -445,63 +319,6 @@ async def latency(env: Env) -> LatencyRun:
 
 
 # --------------------------------------------------------------------------- main
-
-
-async def create_token(redis_url: str) -> str:
-    from ingest.redis_conn import connect
-    from ingest.store.tokens import create_token as create
-
-    redis = connect(redis_url)
-    try:
-        _, secret = await create(redis, ORG, ["integrations:write"], "bench")
-    finally:
-        await redis.aclose()
-    return str(secret)
-
-
-def setup(args: argparse.Namespace, children: Children, workdir: Path) -> Env:
-    from ingest.embedded_redis import EmbeddedRedis, free_port
-
-    redis_server = EmbeddedRedis(
-        workdir / "redis", appendonly=args.aof != "no", appendfsync=args.aof
-    )
-    redis_server.start()
-    assert redis_server.process is not None
-    children.procs.append(redis_server.process)  # stopped with the others on any exit
-
-    api_port = free_port()
-    base = f"http://127.0.0.1:{api_port}"
-    env = {
-        **os.environ,
-        "ALERT_INGEST_REDIS_URL": redis_server.url,
-        "ALERT_INGEST_HOST": "127.0.0.1",
-        "ALERT_INGEST_PORT": str(api_port),
-        "ALERT_INGEST_BASE_URL": base,
-        "ALERT_INGEST_RATE_LIMIT_INTEGRATION": HIGH_RATE,
-        "ALERT_INGEST_RATE_LIMIT_ORGANIZATION": HIGH_RATE,
-        "ALERT_INGEST_LOG_LEVEL": "warning",
-        "ALERT_INGEST_QUEUE_NAME": QUEUE,
-    }
-    api_log = workdir / "api.log"
-    with api_log.open("wb") as out:
-        api = children.start(
-            [str(VENV_BIN / "alert-ingest"), "api"], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
-    wait_http(f"{base}/health/live", api, api_log)
-    secret = asyncio.run(create_token(redis_server.url))
-    integration = http_json(
-        "POST", f"{base}/api/v1/integrations/", {"type": "alertmanager", "name": "bench"}, secret
-    )
-    return Env(
-        args=args,
-        children=children,
-        workdir=workdir,
-        redis_url=redis_server.url,
-        redis_pid=redis_server.process.pid,
-        api=api,
-        link=integration["link"],
-        env=env,
-    )
 
 
 def ms(seconds: float) -> str:
@@ -559,11 +376,9 @@ def report(args: argparse.Namespace, tp: Throughput | None, lr: LatencyRun | Non
 
 
 def bench(args: argparse.Namespace, children: Children, workdir: Path) -> int:
-    env = setup(args, children, workdir)
+    env = Env(args, common.start_stack(children, workdir, args.aof))
     print(
-        f"machine: {os.cpu_count()} cpus, {platform.python_implementation()} "
-        f"{platform.python_version()}; redis AOF "
-        f"{'off' if args.aof == 'no' else 'on, appendfsync ' + args.aof}; "
+        f"{common.machine(args.aof)}; "
         f"worker --concurrency {args.concurrency}; {args.keys} grouping keys",
         flush=True,
     )
@@ -577,9 +392,7 @@ def bench(args: argparse.Namespace, children: Children, workdir: Path) -> int:
         print(f"latency phase: {args.rate:g} alerts/s for {args.duration:g}s", flush=True)
         lr = asyncio.run(latency(env))
     ok = report(args, tp, lr)
-    worker_log = workdir / "worker.log"
-    if worker_log.exists() and worker_log.stat().st_size:
-        print(f"worker log (last lines):\n{tail(worker_log, 1000)}")
+    common.print_log_tail("worker", workdir / "worker.log")
     return 0 if ok else 1
 
 
@@ -591,9 +404,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="latency: seconds (20)")
     parser.add_argument("--connections", type=int, default=20, help="client connections (20)")
     parser.add_argument("--concurrency", type=int, default=50, help="worker --concurrency (50)")
-    parser.add_argument(
-        "--aof", choices=["no", "everysec", "always"], default="everysec", help="(everysec)"
-    )
+    common.add_aof_argument(parser)
     parser.add_argument(
         "--phases",
         default="throughput,latency",
@@ -609,38 +420,14 @@ def main() -> int:
     )
     args = parser.parse_args()
     args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
-    sys.path.insert(0, str(ROOT))
-    if not (VENV_BIN / "alert-ingest").exists():
-        print(
-            "bench/pipeline: .venv/bin/alert-ingest not found (pip install -e .)", file=sys.stderr
-        )
+    missing = common.missing_tools("bench/pipeline", args.profile)
+    if missing:
+        print(missing, file=sys.stderr)
         return 2
-    args.py_spy = str(VENV_BIN / "py-spy") if (VENV_BIN / "py-spy").exists() else "py-spy"
-    if args.profile and shutil.which(args.py_spy) is None:
-        print(
-            "bench/pipeline: --profile needs py-spy: .venv/bin/pip install py-spy", file=sys.stderr
-        )
-        return 2
-
-    def on_signal(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    children = Children()
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
-            try:
-                return bench(args, children, Path(tmp))
-            finally:
-                children.stop_all()
-    except KeyboardInterrupt:
-        print("\nbench/pipeline: interrupted; stopped every process it started", file=sys.stderr)
-        return 130
-    except (BenchError, urllib.error.URLError, OSError) as exc:
-        print(f"bench/pipeline: error: {exc}", file=sys.stderr)
-        return 1
+    args.py_spy = common.py_spy_path()
+    return common.run_main(
+        "bench/pipeline", lambda children, workdir: bench(args, children, workdir)
+    )
 
 
 if __name__ == "__main__":

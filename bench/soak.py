@@ -58,53 +58,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
-import os
-import platform
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
-QUEUE = "alert-ingest:queue"
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
-
-def _load(name: str, file: str) -> ModuleType:
-    """A sibling bench script as a module (``bench/ingest.py``'s name clashes with ``ingest``)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / file)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-sys.path.insert(0, str(ROOT))
-pipeline = _load("bench_pipeline", "pipeline.py")  # also loads bench/ingest.py's helpers
-BenchError = pipeline.BenchError
-Children = pipeline.Children
-
+import common  # noqa: E402  (bench/common.py, found through the path set above)
+from common import EVENTS, ORG, QUEUE, Children, PostStats, Stack, grouped_count  # noqa: E402
 
 # --------------------------------------------------------------------------- measurements
-
-
-def rss_mb(pid: int) -> float:
-    """VmRSS of ``pid`` in MB (0 when the process is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 async def due_depth(redis: Any) -> int:
@@ -114,24 +80,6 @@ async def due_depth(redis: Any) -> int:
 async def used_memory_mb(redis: Any) -> float:
     info = await redis.info("memory")
     return int(info["used_memory"]) / 2**20
-
-
-@dataclass
-class Counts:
-    """Live counters of the poster, read by the sampler."""
-
-    sent: int = 0
-    ok: int = 0
-    failed: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-    max_lag: float = 0.0
-
-    def record(self, status: int | str) -> None:
-        if status == 200:
-            self.ok += 1
-            return
-        self.failed += 1
-        self.errors[str(status)] = self.errors.get(str(status), 0) + 1
 
 
 @dataclass
@@ -148,56 +96,15 @@ class Row:
     redis_mb: float
 
 
-async def post_one(session: Any, link: str, body: bytes, counts: Counts) -> None:
-    import aiohttp
-
-    try:
-        async with session.post(
-            link, data=body, headers={"Content-Type": "application/json"}
-        ) as resp:
-            await resp.read()
-            counts.record(resp.status)
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        counts.record(type(exc).__name__)
-
-
-async def offer(
-    link: str, bodies: list[bytes], rate: float, duration: float, connections: int, counts: Counts
-) -> float:
-    """Post i at ``start + i / rate`` until ``duration``; returns the seconds it took."""
-    import aiohttp
-
-    loop = asyncio.get_running_loop()
-    tasks: set[asyncio.Task[None]] = set()
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=connections), timeout=timeout
-    ) as session:
-        started = loop.time()
-        for i in range(int(rate * duration)):
-            delay = started + i / rate - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                counts.max_lag = max(counts.max_lag, -delay)
-            counts.sent += 1
-            task = loop.create_task(post_one(session, link, bodies[i % len(bodies)], counts))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.gather(*tasks)
-        return loop.time() - started
-
-
 # --------------------------------------------------------------------------- run
 
 
 @dataclass
 class Run:
     args: argparse.Namespace
-    env: Any  # bench/pipeline.py's Env: redis, api, link, environment
+    stack: Stack  # Redis, api, link
     workers: list[subprocess.Popen[bytes]]
-    counts: Counts = field(default_factory=Counts)
+    counts: PostStats = field(default_factory=PostStats)
     rows: list[Row] = field(default_factory=list)
     due_max_all: int = 0
     seconds: float = 0.0
@@ -208,43 +115,17 @@ class Run:
     redis_mb_end: float = 0.0
 
 
-def start_workers(env: Any, n: int, concurrency: int) -> list[subprocess.Popen[bytes]]:
-    from ingest.embedded_redis import free_port
-
-    procs = []
-    for i in range(n):
-        port = free_port()
-        log = env.workdir / f"worker-{i}.log"
-        with log.open("wb") as out:
-            proc = env.children.start(
-                [
-                    str(VENV_BIN / "alert-ingest"),
-                    "worker",
-                    "--concurrency",
-                    str(concurrency),
-                    "--metrics-port",
-                    str(port),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env.env,
-            )
-        pipeline.wait_http(f"http://127.0.0.1:{port}/health/live", proc, log)
-        procs.append(proc)
-    return procs
-
-
 async def take_row(run: Run, redis: Any, t: float, due: int, due_max: int, errors: int) -> None:
     row = Row(
         t=t,
         sent=run.counts.sent,
         ok=run.counts.ok,
         errors=errors,
-        api_mb=rss_mb(run.env.api.pid),
-        worker_mb=[rss_mb(w.pid) for w in run.workers],
+        api_mb=common.rss_mb(run.stack.api.pid),
+        worker_mb=[common.rss_mb(w.pid) for w in run.workers],
         due=due,
         due_max=due_max,
-        grouped=await pipeline.grouped_count(redis),
+        grouped=await grouped_count(redis),
         redis_mb=await used_memory_mb(redis),
     )
     run.rows.append(row)
@@ -277,7 +158,7 @@ async def sample(run: Run, redis: Any, stop: asyncio.Event, started: float) -> N
 async def drain(run: Run, redis: Any) -> None:
     deadline = time.monotonic() + run.args.drain
     while time.monotonic() < deadline:
-        run.grouped = await pipeline.grouped_count(redis)
+        run.grouped = await grouped_count(redis)
         if run.grouped >= run.counts.ok and await due_depth(redis) == 0:
             run.drained = True
             return
@@ -288,21 +169,21 @@ async def soak(run: Run) -> None:
     import redis.asyncio as aredis
 
     args = run.args
-    redis = aredis.Redis.from_url(run.env.redis_url)
+    redis = aredis.Redis.from_url(run.stack.redis_url)
     try:
         stop = asyncio.Event()
         started = time.monotonic()
         sampler = asyncio.create_task(sample(run, redis, stop, started))
-        bodies = pipeline.bodies(args.keys, "soak")
-        run.seconds = await offer(
-            run.env.link, bodies, args.rate, args.duration, args.connections, run.counts
+        bodies = common.bodies(args.keys, "soak")
+        run.seconds = await common.offer(
+            run.stack.link, bodies, args.rate, args.duration, args.connections, run.counts
         )
         stop.set()
         await sampler
         print(f"posting done after {run.seconds:.1f}s; draining", flush=True)
         await drain(run, redis)
-        run.stream_len = await redis.xlen("ai:events")
-        run.alerts_kept = await redis.zcard(f"ai:org:{pipeline.ORG}:alerts")
+        run.stream_len = await redis.xlen(EVENTS)
+        run.alerts_kept = await redis.zcard(f"ai:org:{ORG}:alerts")
         run.redis_mb_end = await used_memory_mb(redis)
     finally:
         await redis.aclose()
@@ -394,7 +275,7 @@ def verdict(run: Run) -> bool:
             f"(client max lag {counts.max_lag * 1000:.0f} ms)",
         )
     )
-    alive = [p.poll() is None for p in [run.env.api, *run.workers]]
+    alive = [p.poll() is None for p in [run.stack.api, *run.workers]]
     checks.append(("api and workers alive", all(alive), str(alive)))
     print()
     print(f"bounds (warm-up {args.warmup:g}s):")
@@ -410,19 +291,20 @@ def verdict(run: Run) -> bool:
     return ok
 
 
-def bench(args: argparse.Namespace, children: Any, workdir: Path) -> int:
-    env = pipeline.setup(args, children, workdir)
-    workers = start_workers(env, args.workers, args.concurrency)
+def bench(args: argparse.Namespace, children: Children, workdir: Path) -> int:
+    stack = common.start_stack(children, workdir, args.aof)
+    workers = [
+        common.start_worker(stack, args.concurrency, workdir / f"worker-{i}.log")
+        for i in range(args.workers)
+    ]
     print(
-        f"machine: {os.cpu_count()} cpus, {platform.python_implementation()} "
-        f"{platform.python_version()}; redis AOF "
-        f"{'off' if args.aof == 'no' else 'on, appendfsync ' + args.aof}; {args.workers} "
+        f"{common.machine(args.aof)}; {args.workers} "
         f"worker(s) --concurrency {args.concurrency}; {args.rate:g} alerts/s for "
         f"{args.duration:g}s over {args.keys} grouping keys; sample every {args.interval:g}s",
         flush=True,
     )
     print(header(args.workers), flush=True)
-    run = Run(args, env, workers)
+    run = Run(args, stack, workers)
     asyncio.run(soak(run))
     print()
     print(header(args.workers))
@@ -430,9 +312,7 @@ def bench(args: argparse.Namespace, children: Any, workdir: Path) -> int:
         print(format_row(row))
     ok = verdict(run)
     for i in range(args.workers):
-        log = workdir / f"worker-{i}.log"
-        if log.exists() and log.stat().st_size:
-            print(f"worker {i} log (last lines):\n{pipeline.tail(log, 1000)}")
+        common.print_log_tail(f"worker {i}", workdir / f"worker-{i}.log")
     return 0 if ok else 1
 
 
@@ -449,34 +329,14 @@ def main() -> int:
     parser.add_argument("--drain", type=float, default=120.0, help="seconds to drain (120)")
     parser.add_argument("--rss-bound-mb", type=float, default=30.0, help="MB (30)")
     parser.add_argument("--queue-bound-s", type=float, default=2.0, help="seconds of alerts (2)")
-    parser.add_argument(
-        "--aof", choices=["no", "everysec", "always"], default="everysec", help="(everysec)"
-    )
+    common.add_aof_argument(parser)
     args = parser.parse_args()
     args.warmup = min(args.warmup, args.duration / 3)
-    if not (VENV_BIN / "alert-ingest").exists():
-        print("bench/soak: .venv/bin/alert-ingest not found (pip install -e .)", file=sys.stderr)
+    missing = common.missing_tools("bench/soak")
+    if missing:
+        print(missing, file=sys.stderr)
         return 2
-
-    def on_signal(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    children = Children()
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
-            try:
-                return bench(args, children, Path(tmp))
-            finally:
-                children.stop_all()
-    except KeyboardInterrupt:
-        print("\nbench/soak: interrupted; stopped every process it started", file=sys.stderr)
-        return 130
-    except (BenchError, urllib.error.URLError, OSError) as exc:
-        print(f"bench/soak: error: {exc}", file=sys.stderr)
-        return 1
+    return common.run_main("bench/soak", lambda children, workdir: bench(args, children, workdir))
 
 
 if __name__ == "__main__":
