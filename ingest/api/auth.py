@@ -17,7 +17,7 @@ from ingest.api.errors import detail
 from ingest.models import ApiToken
 from ingest.store import keys, tokens
 
-TOKEN = "api_token"
+TOKEN = web.RequestKey("api_token", ApiToken)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -65,5 +65,5 @@ def requires(scope: str) -> Callable[[Handler], Handler]:
 
 
 def api_token(request: web.Request) -> ApiToken:
-    token: ApiToken = request[TOKEN]
+    token = request[TOKEN]
     return token
