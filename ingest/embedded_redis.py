@@ -7,17 +7,28 @@ must be able to kill and restart the server without touching anyone else's Redis
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 
 class EmbeddedRedisError(RuntimeError):
     pass
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, get SIGKILL when the parent dies, so a crashed or killed
+    test run or dev session leaves no redis-server behind."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def find_redis_server() -> str:
@@ -80,7 +91,11 @@ class EmbeddedRedis:
             "--logfile", str(self.directory / "redis.log"),
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._wait_ready(timeout)
 
