@@ -8,10 +8,10 @@ at a time). Each caller gets its own reply, or its own error: a call that fails 
 ``pcall`` and answered as an error reply to that caller only, with the writes it made before
 failing kept, exactly as a failing script on its own would.
 
-At most one batch is in flight per script; calls made meanwhile go out with the next batch, so
-batches grow with load and are one call when idle (no added latency). The script is loaded when
-Redis answers ``NOSCRIPT`` (after a restart or ``SCRIPT FLUSH``): such a reply means nothing ran,
-so sending the batch again is safe.
+At most ``max_in_flight`` batches (default one) are in flight per script; calls made meanwhile go
+out with the next batch, so batches grow with load and are one call when idle (no added latency).
+The script is loaded when Redis answers ``NOSCRIPT`` (after a restart or ``SCRIPT FLUSH``): such a
+reply means nothing ran, so sending the batch again is safe.
 
 The script body is written as for ``EVAL`` (``KEYS``, ``ARGV``, a ``return`` at the end); it runs
 as a Lua function whose parameters are named ``KEYS`` and ``ARGV``. It must return a value (not
@@ -67,7 +67,13 @@ class BatchedScript:
     """``await script(keys, args)`` runs ``body`` with them, batched with concurrent calls."""
 
     def __init__(
-        self, redis: Redis, body: str, max_batch: int = 256, prologue: str = "", epilogue: str = ""
+        self,
+        redis: Redis,
+        body: str,
+        max_batch: int = 256,
+        prologue: str = "",
+        epilogue: str = "",
+        max_in_flight: int = 1,
     ) -> None:
         self._redis = redis
         before_body, rest = _WRAPPER.split("-- body\n")
@@ -77,7 +83,8 @@ class BatchedScript:
         self._sha = hashlib.sha1(self.source.encode()).hexdigest()
         self._max_batch = max_batch
         self._pending: list[Call] = []
-        self._in_flight = False
+        self._in_flight = 0
+        self._max_in_flight = max_in_flight
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -85,18 +92,18 @@ class BatchedScript:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((keys, args, future))
-        if not self._scheduled and not self._in_flight:
+        if not self._scheduled and self._in_flight < self._max_in_flight:
             self._scheduled = True
             loop.call_soon(self._flush)
         return await future
 
     def _flush(self) -> None:
         self._scheduled = False
-        if not self._pending or self._in_flight:
+        if not self._pending or self._in_flight >= self._max_in_flight:
             return
         batch = self._pending[: self._max_batch]
         del self._pending[: self._max_batch]
-        self._in_flight = True
+        self._in_flight += 1
         task = asyncio.get_running_loop().create_task(self._send(batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -122,7 +129,7 @@ class BatchedScript:
                 else:
                     future.set_result(reply)
         finally:
-            self._in_flight = False
+            self._in_flight -= 1
             if self._pending and not self._scheduled:
                 self._flush()
 

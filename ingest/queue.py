@@ -120,10 +120,17 @@ def job_body(
 class Enqueuer:
     """Checks the link and rate limits and enqueues the alerts of one request, atomically."""
 
-    def __init__(self, redis: Redis, queue_name: str, max_batch: int = 128) -> None:
+    def __init__(
+        self, redis: Redis, queue_name: str, max_batch: int = 128, max_in_flight: int = 1
+    ) -> None:
         self.queue_name = queue_name
         self._script = BatchedScript(
-            redis, _BODY, max_batch=max_batch, prologue=_PROLOGUE, epilogue=_EPILOGUE
+            redis,
+            _BODY,
+            max_batch=max_batch,
+            prologue=_PROLOGUE,
+            epilogue=_EPILOGUE,
+            max_in_flight=max_in_flight,
         )
 
     async def enqueue(
