@@ -218,3 +218,27 @@ async def test_f_stopping_maintenance_resolves_its_group_and_attached_ones(
     assert sorted(state(g) for g in await all_groups(redis)) == [
         "firing", "firing", "resolved", "resolved",
     ]  # fmt: skip
+
+
+async def test_f_a_maintenance_window_that_ends_by_itself_is_closed(
+    client: Client, auth: dict[str, str], redis: Redis, settings: Settings
+) -> None:
+    from worker.maintenance import expire_maintenance
+    from worker.pipeline import DEPS, Deps
+
+    integration = await make(client, auth, "formatted_webhook")
+    url = f"/api/v1/integrations/{integration['id']}"
+    await client.post(url + "/maintenance_start", json={"mode": "maintenance", "duration": 600},
+                      headers=auth)  # fmt: skip
+    await post_and_drain(client, settings, integration["path"], {"alert_uid": "w", "state": "x"})
+    ctx = {DEPS: Deps.create(redis, settings)}
+    assert await expire_maintenance(ctx) == 0  # not over yet
+    await redis.zadd("ai:maintenance-ends", {integration["id"]: 1})  # pretend the time is up
+    doc = orjson.loads(await redis.get(f"ai:integration:{integration['id']}") or b"{}")
+    doc["maintenance_end_at"] = 1.0
+    await redis.set(f"ai:integration:{integration['id']}", orjson.dumps(doc))
+    assert await expire_maintenance(ctx) == 1
+    shown = await (await client.get(url, headers=auth)).json()
+    assert shown["maintenance_mode"] is None and shown["maintenance_end_at"] is None
+    assert [state(g) for g in await all_groups(redis)] == ["resolved", "resolved"]
+    assert await redis.zcard("ai:maintenance-ends") == 0

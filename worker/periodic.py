@@ -1,4 +1,4 @@
-"""Periodic jobs of the worker (arq cron): heartbeat expiry, retention, gauges."""
+"""Periodic jobs of the worker (arq cron): heartbeats, maintenance windows, retention, gauges."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from arq.cron import CronJob, cron
 from ingest.store import dead_letters, keys
 from worker import metrics
 from worker.heartbeat import check_heartbeats
+from worker.maintenance import expire_maintenance
 from worker.pipeline import DEPS, Deps
 from worker.retention import retention
 
@@ -28,5 +29,6 @@ def cron_jobs() -> list[CronJob]:
     return [
         cron(sample_gauges, second=every_5s, run_at_startup=True, unique=False),
         cron(check_heartbeats, second=set(range(0, 60, 10))),
+        cron(expire_maintenance, second=set(range(5, 60, 10))),
         cron(retention, minute=set(range(2, 60, 5)), second=0),
     ]

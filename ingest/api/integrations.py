@@ -29,7 +29,7 @@ from ingest.models import (
     empty_templates,
 )
 from ingest.settings import Settings
-from ingest.store import escalation_chains
+from ingest.store import escalation_chains, keys
 from ingest.store import integrations as store
 from ingest.store.locks import LockBusy, org_lock
 from ingest.timefmt import iso_seconds
@@ -310,6 +310,9 @@ async def maintenance_start(request: web.Request) -> web.Response:
     integration.maintenance_started_at = float(int(now))
     integration.maintenance_end_at = float(int(now) + duration)
     await store.save(context.redis(request), integration)
+    await context.redis(request).zadd(
+        keys.MAINTENANCE_ENDS, {integration.id: integration.maintenance_end_at}
+    )
     return await _respond(request, integration)
 
 
@@ -321,6 +324,7 @@ async def maintenance_stop(request: web.Request) -> web.Response:
     integration.maintenance_started_at = None
     integration.maintenance_end_at = None
     await store.save(context.redis(request), integration)
+    await context.redis(request).zrem(keys.MAINTENANCE_ENDS, integration.id)
     await end_maintenance(context.redis(request), integration.id, api_token(request).name)
     return await _respond(request, integration)
 

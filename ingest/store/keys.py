@@ -31,6 +31,7 @@ key                                  type    holds
 ``ai:open:<integ>:<route>:<md5>``    string  the open group for a grouping key (at most one)
 ``ai:last-resolved:<i>:<r>:<md5>``   string  the most recently resolved group for a key
 ``ai:maintenance-group:<integ>``     string  the integration's current maintenance group
+``ai:maintenance-ends``              zset    integrations in maintenance, score = its end time
 ``ai:lock:<name>``                   string  a short write lock (``store.locks``)
 ``ai:group:<id>:attached``           set     groups attached to a maintenance group
 ``ai:org:<org>:groups``              zset    group ids of the org, score = created ms
@@ -54,6 +55,7 @@ EVENTS = P + "events"
 DEAD_LETTERS = P + "dead-letters"
 HEARTBEAT_EXPIRED = P + "heartbeat-expired"
 HEARTBEATS = P + "heartbeats"
+MAINTENANCE_ENDS = P + "maintenance-ends"
 GROUP_PREFIX = P + "group:"
 ORG_PREFIX = P + "org:"
 ALERT_PREFIX = P + "alert:"

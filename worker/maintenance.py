@@ -1,0 +1,50 @@
+"""Maintenance windows that end by themselves.
+
+``maintenance_start`` records the window's end in ``ai:maintenance-ends``. A unique arq cron checks
+it every 10 s: for each window that has ended, under the organization's integrations lock, it
+clears the integration's maintenance fields and resolves the maintenance group and the groups
+attached to it, exactly as ``maintenance_stop`` would.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ingest.api.alert_groups import end_maintenance
+from ingest.store import integrations as store
+from ingest.store import keys
+from ingest.store.locks import org_lock
+from worker.pipeline import DEPS, Deps
+
+ACTOR = "maintenance window ended"
+
+
+async def expire_maintenance(ctx: dict[str, Any]) -> int:
+    """End every maintenance window whose time is up; returns how many were ended."""
+    deps: Deps = ctx[DEPS]
+    redis = deps.redis
+    now = time.time()
+    ended = 0
+    for raw in await redis.zrangebyscore(keys.MAINTENANCE_ENDS, "-inf", now, start=0, num=100):
+        integration_id = raw.decode()
+        integration = await store.load(redis, integration_id)
+        if integration is None or integration.deleted_at is not None:
+            await redis.zrem(keys.MAINTENANCE_ENDS, integration_id)
+            continue
+        async with org_lock(redis, f"integrations:{integration.org_id}"):
+            integration = await store.load(redis, integration_id)
+            if integration is None:
+                continue
+            end = integration.maintenance_end_at
+            if integration.maintenance_mode is not None and end is not None and end <= now:
+                integration.maintenance_mode = None
+                integration.maintenance_started_at = None
+                integration.maintenance_end_at = None
+                await store.save(redis, integration)
+                await end_maintenance(redis, integration_id, ACTOR)
+                ended += 1
+            await redis.zrem(keys.MAINTENANCE_ENDS, integration_id)
+            if integration.maintenance_mode is not None and end is not None and end > now:
+                await redis.zadd(keys.MAINTENANCE_ENDS, {integration_id: end})  # a later window
+    return ended
