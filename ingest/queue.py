@@ -33,7 +33,6 @@ from ingest.store import keys
 
 JOB_NAME = "process_alert"
 ARQ_JOB_PREFIX = "arq:job:"
-ARQ_RESULT_PREFIX = "arq:result:"
 # Jobs wait this long for a worker before arq drops them: a week, not arq's default day.
 JOB_EXPIRES_MS = 7 * 86400 * 1000
 

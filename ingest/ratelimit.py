@@ -84,7 +84,6 @@ return {0, 0}
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
-    failed_index: int = -1
     retry_after: int = 0
 
 
@@ -94,11 +93,11 @@ class RateLimiter:
         self._redis = redis
 
     async def hit(self, limits: list[tuple[str, Rate]], now_ms: int) -> Verdict:
-        """Spend one unit on every limit if all allow it; else name the first that refused."""
+        """Spend one unit on every limit if all allow it; else say how long to wait (seconds)."""
         argv: list[int] = [now_ms]
         for _, rate in limits:
             argv += [rate.count, rate.period * 1000]
         failed, wait_ms = await self._script(keys=[k for k, _ in limits], args=argv)
         if int(failed) == 0:
             return Verdict(True)
-        return Verdict(False, int(failed) - 1, max(1, -(-int(wait_ms) // 1000)))
+        return Verdict(False, max(1, -(-int(wait_ms) // 1000)))

@@ -28,6 +28,7 @@ An invalid value raises :class:`SettingsError` whose message is one line naming 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -60,6 +61,7 @@ _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
+@functools.lru_cache(maxsize=1024)  # the link endpoint parses an integration's override per post
 def parse_rate(text: str) -> Rate:
     """Parse ``<count>/<n><s|m|h>`` (``n`` defaults to 1), e.g. ``300/5m``."""
     match = _RATE_RE.match(text)

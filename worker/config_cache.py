@@ -33,9 +33,6 @@ class ConfigCache:
     def forget(self, integration_id: str) -> None:
         self._entries.pop(integration_id, None)
 
-    def clear(self) -> None:
-        self._entries.clear()
-
     async def get(self, integration_id: str) -> Config:
         found = self._entries.get(integration_id)
         if found is None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from arq.cron import CronJob, cron
 
+from ingest.metrics import QUEUE_DEPTH
 from ingest.store import dead_letters, keys
 from worker import metrics
 from worker.heartbeat import check_heartbeats
@@ -17,8 +18,6 @@ from worker.retention import retention
 async def sample_gauges(ctx: dict[str, Any]) -> None:
     deps: Deps = ctx[DEPS]
     metrics.DEAD_LETTERS.set(await dead_letters.size(deps.redis))
-    from ingest.metrics import QUEUE_DEPTH
-
     QUEUE_DEPTH.set(await deps.redis.zcard(deps.settings.queue_name))
     expired = await deps.redis.scard(keys.HEARTBEAT_EXPIRED)  # type: ignore[misc]
     metrics.HEARTBEATS_EXPIRED.set(int(expired))

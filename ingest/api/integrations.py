@@ -131,7 +131,7 @@ async def list_integrations(request: web.Request) -> web.Response:
     everything = await store.list_live(context.redis(request), api_token(request).org_id)
     selected = [i for i in everything if _matches(i, request)]
     page, envelope = paginate(request, selected)
-    routes = [await store.get_route(context.redis(request), i.default_route_id) for i in page]
+    routes = await store.get_routes(context.redis(request), [i.default_route_id for i in page])
     envelope["results"] = [
         serialize(i, r, context.settings(request)) for i, r in zip(page, routes, strict=True)
     ]

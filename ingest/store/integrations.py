@@ -99,6 +99,14 @@ async def get_route(redis: Redis, route_id: str) -> Route | None:
     return Route.from_doc(orjson.loads(raw)) if raw is not None else None
 
 
+async def get_routes(redis: Redis, route_ids: list[str]) -> list[Route | None]:
+    """Several routes in one round trip, in the order asked (None for a missing one)."""
+    if not route_ids:
+        return []
+    docs = await redis.mget([keys.route(r) for r in route_ids])
+    return [Route.from_doc(orjson.loads(d)) if d is not None else None for d in docs]
+
+
 async def save_route(redis: Redis, route: Route) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(keys.route(route.id), orjson.dumps(route.to_doc()))
