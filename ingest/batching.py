@@ -10,8 +10,8 @@ failing kept, exactly as a failing script on its own would.
 
 At most ``max_in_flight`` batches (default one) are in flight per script; calls made meanwhile go
 out with the next batch, so batches grow with load and are one call when idle (no added latency).
-The script is loaded when Redis answers ``NOSCRIPT`` (after a restart or ``SCRIPT FLUSH``): such a
-reply means nothing ran, so sending the batch again is safe.
+The wrapper runs as an ``ingest.lua.Script``: loaded when Redis answers ``NOSCRIPT`` (after a
+restart or ``SCRIPT FLUSH``); such a reply means nothing ran, so sending the batch again is safe.
 
 The script body is written as for ``EVAL`` (``KEYS``, ``ARGV``, a ``return`` at the end); it runs
 as a Lua function whose parameters are named ``KEYS`` and ``ARGV``. It must return a value (not
@@ -23,15 +23,12 @@ counters back); an error there fails the whole batch.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-import hiredis
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
-Arg = bytes | str | int | float
+from ingest.lua import Arg, Script
 
 _WRAPPER = """
 -- prologue
@@ -79,8 +76,7 @@ class BatchedScript:
         before_body, rest = _WRAPPER.split("-- body\n")
         loop, after = rest.split("-- epilogue\n")
         head = before_body.replace("-- prologue\n", prologue + "\n")
-        self.source = head + body + "\n" + loop + epilogue + "\n" + after
-        self._sha = hashlib.sha1(self.source.encode()).hexdigest()
+        self.script = Script(head + body + "\n" + loop + epilogue + "\n" + after)
         self._max_batch = max_batch
         self._pending: list[Call] = []
         self._in_flight = 0
@@ -141,33 +137,4 @@ class BatchedScript:
             all_keys += keys
             all_args += args
             header += [len(keys), len(args)]
-        command: tuple[Any, ...] = (
-            "EVALSHA",
-            self._sha,
-            len(all_keys),
-            *all_keys,
-            *header,
-            *all_args,
-        )
-        try:
-            replies = await execute_packed(self._redis, command)
-        except NoScriptError:
-            await self._redis.script_load(self.source)
-            replies = await execute_packed(self._redis, command)
-        return list(replies)
-
-
-async def execute_packed(redis: Redis, command: tuple[Any, ...]) -> Any:
-    """``execute_command`` minus its Python packing: hiredis packs the (large) command.
-
-    Same connection handling as redis-py: a connection from the client's pool, dropped by
-    redis-py on any I/O error or timeout, returned to the pool afterwards; an error reply raises
-    (``NoScriptError``, ``ResponseError``).
-    """
-    pool = redis.connection_pool
-    conn = await pool.get_connection()
-    try:
-        await conn.send_packed_command(hiredis.pack_command(command))
-        return await conn.read_response()
-    finally:
-        await pool.release(conn)
+        return list(await self.script(self._redis, all_keys, header + all_args))

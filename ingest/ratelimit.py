@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from ingest.lua import Script
 from ingest.settings import Rate
 
 # Lua functions shared by every script that rate-limits (this module's and ``ingest.queue``'s).
@@ -33,8 +34,8 @@ local function rl_wait(prefix, limit, period, now)
   -- 0 when one more event fits in the sliding window, else milliseconds to wait
   local window = math.floor(now / period)
   local elapsed = (now - window * period) / period
-  local cur = rl_count(prefix .. ':' .. window)
-  local prev = rl_count(prefix .. ':' .. (window - 1))
+  local cur = rl_count(prefix .. window)
+  local prev = rl_count(prefix .. (window - 1))
   if prev * (1 - elapsed) + cur + 1 <= limit then
     return 0
   end
@@ -45,7 +46,7 @@ local function rl_wait(prefix, limit, period, now)
   return math.max(1, math.ceil((1 - (limit - 1 - cur) / prev - elapsed) * period))
 end
 local function rl_spend(prefix, period, now)
-  local key = prefix .. ':' .. math.floor(now / period)
+  local key = prefix .. math.floor(now / period)
   rl_counts[key] = rl_count(key) + 1
   local d = rl_dirty[key]
   if d then
@@ -62,7 +63,9 @@ local function rl_flush()
 end
 """
 
-_SCRIPT = (
+# KEYS: the limits' window-key prefixes (``keys.rate_limit``). ARGV: 1 now ms, then a limit and a
+# period (ms) per key. Returns {0, 0}, or the 1-based index of the failing limit and the wait (ms).
+_SCRIPT = Script(
     LUA_FUNCTIONS
     + """
 local now = tonumber(ARGV[1])
@@ -89,7 +92,6 @@ class Verdict:
 
 class RateLimiter:
     def __init__(self, redis: Redis) -> None:
-        self._script = redis.register_script(_SCRIPT)
         self._redis = redis
 
     async def hit(self, limits: list[tuple[str, Rate]], now_ms: int) -> Verdict:
@@ -97,7 +99,7 @@ class RateLimiter:
         argv: list[int] = [now_ms]
         for _, rate in limits:
             argv += [rate.count, rate.period * 1000]
-        failed, wait_ms = await self._script(keys=[k for k, _ in limits], args=argv)
+        failed, wait_ms = await _SCRIPT(self._redis, [k for k, _ in limits], argv)
         if int(failed) == 0:
             return Verdict(True)
         return Verdict(False, max(1, -(-int(wait_ms) // 1000)))

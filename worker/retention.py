@@ -13,15 +13,17 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from ingest.lua import Script
 from ingest.store import keys
 from worker.pipeline import DEPS, Deps
 
 BATCH = 200
 TIME_SLICE = 10.0
 
-_SCRIPT = """
+_SCRIPT = Script("""
 -- KEYS: 1 group, 2 group alerts, 3 resolved groups, 4 group attached set
--- ARGV: 1 group id, 2 cutoff (s), 3 alert prefix, 4 org groups prefix
+-- ARGV: 1 group id, 2 cutoff (s), 3 alert prefix, 4 org prefix, 5 org groups suffix,
+--       6 org alerts suffix (the org's keys are built from these pieces of store/keys.py)
 local resolved = redis.call('HGET', KEYS[1], 'resolved_at')
 if not resolved or tonumber(resolved) > tonumber(ARGV[2]) then
   redis.call('ZREM', KEYS[3], ARGV[1])
@@ -32,16 +34,16 @@ local resolved_key = redis.call('HGET', KEYS[1], 'resolved_key')
 local alerts = redis.call('ZRANGE', KEYS[2], 0, -1)
 for _, a in ipairs(alerts) do
   redis.call('DEL', ARGV[3] .. a)
-  redis.call('ZREM', ARGV[4] .. org .. ':alerts', a)
+  redis.call('ZREM', ARGV[4] .. org .. ARGV[6], a)
 end
 if resolved_key and redis.call('GET', resolved_key) == ARGV[1] then
   redis.call('DEL', resolved_key)
 end
-redis.call('ZREM', ARGV[4] .. org .. ':groups', ARGV[1])
+redis.call('ZREM', ARGV[4] .. org .. ARGV[5], ARGV[1])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
-"""
+""")
 
 
 async def purge(
@@ -49,7 +51,6 @@ async def purge(
 ) -> int:
     """Delete resolved groups older than the retention; returns how many were deleted."""
     cutoff = (now or time.time()) - retention_days * 86400
-    script = redis.register_script(_SCRIPT)
     deleted = 0
     stop_at = time.monotonic() + time_slice
     while time.monotonic() < stop_at:
@@ -65,7 +66,8 @@ async def purge(
                 keys.group_attached(gid),
             ]
             args = [gid, cutoff, keys.ALERT_PREFIX, keys.ORG_PREFIX]
-            deleted += int(await script(keys=script_keys, args=args))
+            args += [keys.ORG_GROUPS_SUFFIX, keys.ORG_ALERTS_SUFFIX]
+            deleted += int(await _SCRIPT(redis, script_keys, args))
     return deleted
 
 

@@ -29,7 +29,6 @@ Any other job (the cron jobs) is handed back to arq's own ``run_job`` after undo
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from typing import Any
 
@@ -43,9 +42,9 @@ from arq.constants import (
 from arq.jobs import SerializationError, deserialize_job_raw
 from arq.utils import ms_to_datetime, timestamp_ms
 from arq.worker import Worker
-from redis.exceptions import NoScriptError
 
-from ingest.batching import Arg, BatchedScript, execute_packed
+from ingest.batching import BatchedScript
+from ingest.lua import Arg, Script
 from ingest.queue import JOB_NAME
 
 log = logging.getLogger("worker.runner")
@@ -54,7 +53,7 @@ RETRY_KEY_TTL_S = 88400  # as arq
 CLAIM_BATCH = 25
 ParsedJob = tuple[str, tuple[Any, ...], dict[str, Any], int | None, int]
 
-_CLAIM = """
+_CLAIM = Script("""
 -- KEYS: 1 queue, then per job: in-progress, job, try counter.
 -- ARGV: 1 now ms, 2 in-progress ttl ms, 3 try counter ttl s, 4 most jobs to claim, then the
 -- job ids. Returns id, score, body ('' when expired), try for each job claimed.
@@ -82,9 +81,7 @@ for i = 5, #ARGV do
   end
 end
 return out
-"""
-
-_CLAIM_SHA = hashlib.sha1(_CLAIM.encode()).hexdigest()
+""")
 
 _FINISH = """
 -- KEYS: 1 queue, 2 abort set, 3 in-progress, 4 job, 5 try counter.
@@ -197,12 +194,7 @@ class AlertWorker(Worker):
             most,
             *job_ids,
         ]
-        command = ("EVALSHA", _CLAIM_SHA, len(keys), *keys, *args)
-        try:
-            flat = await execute_packed(self.pool, command)
-        except NoScriptError:
-            await self.pool.script_load(_CLAIM)
-            flat = await execute_packed(self.pool, command)
+        flat = await _CLAIM(self.pool, keys, args)
         return [
             (flat[i].decode(), int(float(flat[i + 1])), flat[i + 2], int(flat[i + 3]))
             for i in range(0, len(flat), 4)

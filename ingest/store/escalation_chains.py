@@ -13,13 +13,14 @@ import orjson
 from redis.asyncio import Redis
 
 from ingest import ids
+from ingest.lua import Script
 from ingest.models import EscalationChain
 from ingest.store import integrations as integration_store
 from ingest.store import keys
 
 # KEYS: chain doc, org index, org name index. ARGV: id, doc, name, score, "1" on create.
 # Returns 1 saved, 0 name taken by another chain, 2 id already used, 3 chain gone.
-_SAVE = """
+_SAVE = Script("""
 local holder = redis.call('HGET', KEYS[3], ARGV[3])
 if holder and holder ~= ARGV[1] then return 0 end
 local stored = redis.call('GET', KEYS[1])
@@ -36,10 +37,10 @@ redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[1])
 return 1
-"""
+""")
 
 # KEYS: chain doc, org index, org name index. ARGV: id. Returns 1 deleted, 0 not there.
-_DELETE = """
+_DELETE = Script("""
 local stored = redis.call('GET', KEYS[1])
 if not stored then return 0 end
 local name = cjson.decode(stored).name
@@ -47,7 +48,7 @@ if redis.call('HGET', KEYS[3], name) == ARGV[1] then redis.call('HDEL', KEYS[3],
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
-"""
+""")
 
 
 class NameTaken(Exception):
@@ -67,7 +68,6 @@ def _keys(org_id: str, chain_id: str) -> list[str]:
 
 
 async def _run_save(redis: Redis, chain: EscalationChain, create: bool) -> int:
-    script = redis.register_script(_SAVE)
     args: list[Any] = [
         chain.id,
         orjson.dumps(chain.to_doc()),
@@ -75,7 +75,7 @@ async def _run_save(redis: Redis, chain: EscalationChain, create: bool) -> int:
         int(chain.created_at * 1000),
         "1" if create else "0",
     ]
-    return int(await script(keys=_keys(chain.org_id, chain.id), args=args))
+    return int(await _SAVE(redis, _keys(chain.org_id, chain.id), args))
 
 
 async def create(
@@ -135,8 +135,7 @@ async def delete(redis: Redis, chain: EscalationChain) -> int:
     Returns how many routes were detached. Each detached route is written with ``save_route``, so
     workers reload their configuration.
     """
-    script = redis.register_script(_DELETE)
-    await script(keys=_keys(chain.org_id, chain.id), args=[chain.id])
+    await _DELETE(redis, _keys(chain.org_id, chain.id), [chain.id])
     detached = 0
     for integration in await integration_store.list_live(redis, chain.org_id):
         for route in await integration_store.routes_of(redis, integration):

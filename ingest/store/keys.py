@@ -59,6 +59,12 @@ MAINTENANCE_ENDS = P + "maintenance-ends"
 GROUP_PREFIX = P + "group:"
 ORG_PREFIX = P + "org:"
 ALERT_PREFIX = P + "alert:"
+# Lua scripts that find a group or an organization by an id they read build its keys from these
+# pieces (prefix + id + suffix), passed in ARGV; the functions below join the same pieces.
+GROUP_ALERTS_SUFFIX = ":alerts"
+GROUP_ATTACHED_SUFFIX = ":attached"
+ORG_GROUPS_SUFFIX = ":groups"
+ORG_ALERTS_SUFFIX = ":alerts"
 
 
 def token_digest(digest: str) -> str:
@@ -95,8 +101,8 @@ def integration_routes(integration_id: str) -> str:
 
 
 def rate_limit(scope: str, subject: str) -> str:
-    """Prefix of the sliding-window counters of one subject (``:<window>`` is appended)."""
-    return f"{P}rl:{scope}:{subject}"
+    """Prefix of the sliding-window counters of one subject (the script appends the window)."""
+    return f"{P}rl:{scope}:{subject}:"
 
 
 def group(group_id: str) -> str:
@@ -104,7 +110,7 @@ def group(group_id: str) -> str:
 
 
 def group_alerts(group_id: str) -> str:
-    return f"{GROUP_PREFIX}{group_id}:alerts"
+    return GROUP_PREFIX + group_id + GROUP_ALERTS_SUFFIX
 
 
 def alert(alert_id: str) -> str:
@@ -124,15 +130,15 @@ def maintenance_group(integration_id: str) -> str:
 
 
 def org_groups(org_id: str) -> str:
-    return f"{ORG_PREFIX}{org_id}:groups"
+    return ORG_PREFIX + org_id + ORG_GROUPS_SUFFIX
 
 
 def org_alerts(org_id: str) -> str:
-    return f"{ORG_PREFIX}{org_id}:alerts"
+    return ORG_PREFIX + org_id + ORG_ALERTS_SUFFIX
 
 
 def group_attached(group_id: str) -> str:
-    return f"{GROUP_PREFIX}{group_id}:attached"
+    return GROUP_PREFIX + group_id + GROUP_ATTACHED_SUFFIX
 
 
 def escalation_chain(chain_id: str) -> str:

@@ -15,15 +15,15 @@ from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 
+from ingest.lua import Script
 from ingest.store import keys
-from ingest.store.aio import aw
 
-_RELEASE = """
+_RELEASE = Script("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
-"""
+""")
 
 
 class LockBusy(Exception):
@@ -44,4 +44,4 @@ async def org_lock(
     try:
         yield
     finally:
-        await aw(redis.eval(_RELEASE, 1, key, token))
+        await _RELEASE(redis, [key], [token])

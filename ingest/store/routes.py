@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from ingest.lua import Script
 from ingest.models import Integration, Route
 from ingest.store import keys
 
@@ -26,7 +27,7 @@ from ingest.store import keys
 # ("1"/"0"), create ("1"/"0"). A target of -1 means the end: for a new route where it was
 # appended, otherwise the current maximum. Returns the route's position, or -2 when an existing
 # route is no longer in the zset (deleted meanwhile: nothing is written).
-_PLACE = """
+_PLACE = Script("""
 local zset, id = KEYS[1], ARGV[1]
 local function top()
   local last = redis.call('ZRANGE', zset, -1, -1, 'WITHSCORES')
@@ -65,7 +66,7 @@ end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('INCR', KEYS[3])
 return current
-"""
+""")
 
 
 class RouteGone(Exception):
@@ -85,7 +86,6 @@ async def place(
     shifting. Sets and returns ``route`` with its resulting ``position``; raises
     :class:`RouteGone` when an existing route was deleted meanwhile.
     """
-    script = redis.register_script(_PLACE)
     args: list[Any] = [
         route.id,
         orjson.dumps(route.to_doc()),
@@ -98,7 +98,7 @@ async def place(
         keys.route(route.id),
         keys.integration_version(route.integration_id),
     ]
-    position = int(await script(keys=script_keys, args=args))
+    position = int(await _PLACE(redis, script_keys, args))
     if position == -2:
         raise RouteGone(route.id)
     route.position = position
