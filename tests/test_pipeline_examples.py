@@ -15,6 +15,22 @@ from tests.worker_helpers import all_groups, drain, events, group_alerts
 Client = TestClient[Any, Any]
 
 
+async def start_maintenance(client: Client, auth: dict[str, str], url: str) -> None:
+    started = await client.post(
+        url + "/maintenance_start", json={"mode": "maintenance", "duration": 600}, headers=auth
+    )
+    assert started.status == 200
+
+
+async def assert_maintenance_ended(
+    client: Client, auth: dict[str, str], url: str, redis: Redis
+) -> None:
+    shown = await (await client.get(url, headers=auth)).json()
+    assert shown["maintenance_mode"] is None and shown["maintenance_end_at"] is None
+    assert [state(g) for g in await all_groups(redis)] == ["resolved", "resolved"]
+    assert await redis.zcard("ai:maintenance-ends") == 0
+
+
 async def summary(redis: Redis) -> list[tuple[str, int]]:
     return [(state(g), int(g["alerts_count"])) for g in await all_groups(redis)]
 
@@ -203,17 +219,16 @@ async def test_f_stopping_maintenance_resolves_its_group_and_attached_ones(
 ) -> None:
     integration = await make(client, auth, "formatted_webhook")
     url = f"/api/v1/integrations/{integration['id']}"
-    await client.post(url + "/maintenance_start", json={"mode": "maintenance", "duration": 600},
-                      headers=auth)  # fmt: skip
+    await start_maintenance(client, auth, url)
     await post_and_drain(client, settings, integration["path"], {"alert_uid": "m", "state": "x"})
     assert sorted(state(g) for g in await all_groups(redis)) == ["firing", "firing"]
     stopped = await client.post(url + "/maintenance_stop", headers=auth)
     assert (await stopped.json())["maintenance_mode"] is None
     assert [state(g) for g in await all_groups(redis)] == ["resolved", "resolved"]
     assert await redis.get(f"ai:maintenance-group:{integration['id']}") is None
+    assert await redis.zcard("ai:maintenance-ends") == 0
     # the next maintenance window gets a group of its own
-    await client.post(url + "/maintenance_start", json={"mode": "maintenance", "duration": 600},
-                      headers=auth)  # fmt: skip
+    await start_maintenance(client, auth, url)
     await post_and_drain(client, settings, integration["path"], {"alert_uid": "n", "state": "x"})
     assert sorted(state(g) for g in await all_groups(redis)) == [
         "firing", "firing", "resolved", "resolved",
@@ -228,8 +243,7 @@ async def test_f_a_maintenance_window_that_ends_by_itself_is_closed(
 
     integration = await make(client, auth, "formatted_webhook")
     url = f"/api/v1/integrations/{integration['id']}"
-    await client.post(url + "/maintenance_start", json={"mode": "maintenance", "duration": 600},
-                      headers=auth)  # fmt: skip
+    await start_maintenance(client, auth, url)
     await post_and_drain(client, settings, integration["path"], {"alert_uid": "w", "state": "x"})
     ctx = {DEPS: Deps.create(redis, settings)}
     assert await expire_maintenance(ctx) == 0  # not over yet
@@ -238,7 +252,22 @@ async def test_f_a_maintenance_window_that_ends_by_itself_is_closed(
     doc["maintenance_end_at"] = 1.0
     await redis.set(f"ai:integration:{integration['id']}", orjson.dumps(doc))
     assert await expire_maintenance(ctx) == 1
+    await assert_maintenance_ended(client, auth, url, redis)
+
+
+async def test_f_resolving_the_maintenance_group_ends_maintenance_everywhere(
+    client: Client, auth: dict[str, str], redis: Redis, settings: Settings
+) -> None:
+    """Ending maintenance by resolving its group clears it as a stop would, index included."""
+    integration = await make(client, auth, "formatted_webhook")
+    url = f"/api/v1/integrations/{integration['id']}"
+    await start_maintenance(client, auth, url)
+    assert await redis.zscore("ai:maintenance-ends", integration["id"]) is not None
+    await post_and_drain(client, settings, integration["path"], {"alert_uid": "r", "state": "x"})
+    root = next(g for g in await all_groups(redis) if g.get("is_maintenance") == "1")
+    resolved = await client.post(f"/api/v1/alert_groups/{root['id']}/resolve", headers=auth)
+    assert resolved.status == 200
+    assert [state(g) for g in await all_groups(redis)] == ["resolved", "resolved"]
     shown = await (await client.get(url, headers=auth)).json()
     assert shown["maintenance_mode"] is None and shown["maintenance_end_at"] is None
-    assert [state(g) for g in await all_groups(redis)] == ["resolved", "resolved"]
     assert await redis.zcard("ai:maintenance-ends") == 0

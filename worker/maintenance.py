@@ -1,9 +1,9 @@
 """Maintenance windows that end by themselves.
 
-``maintenance_start`` records the window's end in ``ai:maintenance-ends``. A unique arq cron checks
-it every 10 s: for each window that has ended, under the organization's integrations lock, it
-clears the integration's maintenance fields and resolves the maintenance group and the groups
-attached to it, exactly as ``maintenance_stop`` would.
+An integration in maintenance is listed in ``ai:maintenance-ends`` with the window's end (kept in
+step by every save, ``ingest.store.integrations``). A unique arq cron checks it every 10 s: for
+each window that has ended, under the organization's integrations lock, it ends the maintenance
+exactly as ``maintenance_stop`` does (``ingest.domain.groups.end_maintenance``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ingest.api.alert_groups import end_maintenance
+from ingest.domain.groups import end_maintenance
 from ingest.store import integrations as store
 from ingest.store import keys
 from ingest.store.locks import org_lock
@@ -38,13 +38,8 @@ async def expire_maintenance(ctx: dict[str, Any]) -> int:
                 continue
             end = integration.maintenance_end_at
             if integration.maintenance_mode is not None and end is not None and end <= now:
-                integration.maintenance_mode = None
-                integration.maintenance_started_at = None
-                integration.maintenance_end_at = None
-                await store.save(redis, integration)
-                await end_maintenance(redis, integration_id, ACTOR)
+                await end_maintenance(redis, integration, ACTOR)
                 ended += 1
-            await redis.zrem(keys.MAINTENANCE_ENDS, integration_id)
-            if integration.maintenance_mode is not None and end is not None and end > now:
-                await redis.zadd(keys.MAINTENANCE_ENDS, {integration_id: end})  # a later window
+            else:  # stopped meanwhile, or a later window: list it as stored
+                await store.index_maintenance(redis, integration)
     return ended

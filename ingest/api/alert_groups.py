@@ -9,7 +9,7 @@ Choices of ours:
   another group opened for that key meanwhile). Unresolving a wiped group is refused (400).
 - Delete answers 204 once done (synchronously); bad bodies get ``{"detail": ...}`` errors.
 - Actions record the token's name in ``acknowledged_by``/``resolved_by`` and send the same stream
-  events as source actions (``ingest.events``), with ``data.actor`` the token's name.
+  events as source actions, with ``data.actor`` the token's name (``ingest.domain.groups``).
 - ``team_id=<unknown>`` filters to an empty list (no teams registry to validate against).
 """
 
@@ -29,25 +29,12 @@ from ingest.api.body import FORM_TYPES, is_json_type, parse_json, read_form, rea
 from ingest.api.errors import bad_request, detail, json_response, not_found
 from ingest.api.group_filters import group_labels, group_state, is_silenced, number, parse_filter
 from ingest.api.pagination import paginate
-from ingest.events import send_action_event
+from ingest.domain import groups
+from ingest.domain.groups import ACTIONS, Action
 from ingest.settings import Settings
 from ingest.store import groups as store
-from ingest.store import integrations as integrations_store
-from ingest.store import keys
-from ingest.store.group_actions import GroupActions
 from ingest.timefmt import iso
 
-ACTIONS = ("acknowledge", "unacknowledge", "resolve", "unresolve", "silence", "unsilence")
-EVENT_TYPES = {
-    "acknowledge": "alert_group_acknowledged",
-    "unacknowledge": "alert_group_unacknowledged",
-    "resolve": "alert_group_resolved",
-    "unresolve": "alert_group_unresolved",
-    "silence": "alert_group_silenced",
-    "unsilence": "alert_group_unsilenced",
-}
-# Escalation starts again after these; the others stop it (or leave it stopped).
-RESTARTS_ESCALATION = ("unacknowledge", "unresolve", "unsilence")
 MAX_SILENCE_SECONDS = 10 * 365 * 86400
 DELETE_MODES = ("wipe", "delete")
 
@@ -164,89 +151,23 @@ def parse_delay(body: dict[str, Any]) -> int:
     return delay
 
 
-async def _event_data(
-    redis: Redis, group: dict[str, str], action: str, actor: str
-) -> dict[str, Any]:
-    route_id = group.get("route_id")
-    route = await integrations_store.get_route(redis, route_id) if route_id else None
-    chain = route.escalation_chain_id if route is not None else None
-    return {
-        "route_id": route.id if route is not None else None,
-        "escalation_chain_id": chain,
-        "escalate": action in RESTARTS_ESCALATION and chain is not None,
-        "actor": actor,
-    }
-
-
-async def _stop_maintenance(redis: Redis, group: dict[str, str]) -> None:
-    """Resolving a maintenance group ends the integration's maintenance (the reference's rule)."""
-    integration = await integrations_store.load(redis, group.get("integration_id", ""))
-    if integration is None or integration.maintenance_mode is None:
-        return
-    integration.maintenance_mode = None
-    integration.maintenance_started_at = None
-    integration.maintenance_end_at = None
-    await integrations_store.save(redis, integration)
-
-
-async def _resolve_attached(
-    redis: Redis, actions: GroupActions, root_id: str, actor: str, now: float
-) -> None:
-    """A maintenance group's resolve reaches the groups attached to it (each atomically)."""
-    for child_id in await store.attached_group_ids(redis, root_id):
-        child = await store.get_group(redis, child_id)
-        if child is None:
-            continue
-        done = await actions.act(child, "resolve", actor, now, via_root=root_id)
-        if done.ok:
-            data = await _event_data(redis, child, "resolve", actor)
-            await send_action_event(redis, EVENT_TYPES["resolve"], child, data)
-
-
-async def end_maintenance(redis: Redis, integration_id: str, actor: str) -> None:
-    """Stopping maintenance resolves the maintenance group and every group attached to it."""
-    raw = await redis.get(keys.maintenance_group(integration_id))
-    group = await store.get_group(redis, raw.decode()) if raw is not None else None
-    if group is None:
-        return
-    actions = GroupActions(redis)
-    now = time.time()
-    if (await actions.act(group, "resolve", actor, now)).ok:
-        data = await _event_data(redis, group, "resolve", actor)
-        await send_action_event(redis, EVENT_TYPES["resolve"], group, data)
-    await _resolve_attached(redis, actions, group["id"], actor, now)
-
-
-async def run_action(request: web.Request, action: str) -> web.Response:
-    redis = context.redis(request)
+async def run_action(request: web.Request, action: Action) -> web.Response:
     group = await _lookup(request)
-    body = await read_object(request) if action == "silence" else {}
     until: float | None = None
     now = time.time()
     if action == "silence":
-        delay = parse_delay(body)
+        delay = parse_delay(await read_object(request))
         until = now + delay if delay > 0 else None
     actor = api_token(request).name
-    actions = GroupActions(redis)
-    outcome = await actions.act(group, action, actor, now, until)
+    outcome = await groups.act(context.redis(request), group, action, actor, now, until)
     if outcome.status == "missing":
         raise not_found()
     if outcome.status == "refused":
         raise bad_request(outcome.message)
-    data = await _event_data(redis, group, action, actor)
-    if action == "silence":
-        data["silenced_until"] = iso(until)
-    if action == "unresolve":
-        data["reopened"] = outcome.message == "reopened"
-    await send_action_event(redis, EVENT_TYPES[action], group, data)
-    if outcome.message == "ended_maintenance":
-        await _stop_maintenance(redis, group)
-    if action == "resolve" and group.get("is_maintenance") == "1":
-        await _resolve_attached(redis, actions, group["id"], actor, now)
     return await _respond(request, group["id"])
 
 
-def _action_handler(action: str) -> Any:
+def _action_handler(action: Action) -> Any:
     @requires("alert_groups:write")
     async def handler(request: web.Request) -> web.Response:
         return await run_action(request, action)
@@ -280,16 +201,10 @@ async def _delete_mode(request: web.Request) -> str:
 async def delete_group(request: web.Request) -> web.Response:
     redis = context.redis(request)
     group = await _lookup(request)
-    mode = await _delete_mode(request)
-    actions = GroupActions(redis)
-    if mode == "delete":
-        await actions.delete(group)
-        return web.Response(status=204)
-    actor = api_token(request).name
-    outcome = await actions.wipe(group, actor, time.time())
-    if outcome.ok and outcome.message == "resolved":
-        data = {**await _event_data(redis, group, "resolve", actor), "wiped": True}
-        await send_action_event(redis, EVENT_TYPES["resolve"], group, data)
+    if await _delete_mode(request) == "delete":
+        await groups.delete(redis, group)
+    else:
+        await groups.wipe(redis, group, api_token(request).name, time.time())
     return web.Response(status=204)
 
 

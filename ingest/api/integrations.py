@@ -12,13 +12,13 @@ from redis.asyncio import Redis
 
 from ingest import ids
 from ingest.api import context
-from ingest.api.alert_groups import end_maintenance
 from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
 from ingest.api.errors import bad_request, detail, field_errors, json_response, not_found
 from ingest.api.integration_input import IntegrationInput, parse_input
 from ingest.api.pagination import paginate
 from ingest.api.validation import Errors
+from ingest.domain.groups import MAINTENANCE_MODES, end_maintenance, start_maintenance
 from ingest.models import (
     CHANNEL_TEMPLATES,
     INTEGRATION_TYPES,
@@ -29,12 +29,11 @@ from ingest.models import (
     empty_templates,
 )
 from ingest.settings import Settings
-from ingest.store import escalation_chains, keys
+from ingest.store import escalation_chains
 from ingest.store import integrations as store
 from ingest.store.locks import LockBusy, org_lock
 from ingest.timefmt import iso_seconds
 
-MAINTENANCE_MODES = ("debug", "maintenance")
 MAX_MAINTENANCE_SECONDS = 30 * 86400
 
 
@@ -306,13 +305,7 @@ async def maintenance_start(request: web.Request) -> web.Response:
     now = time.time()
     if integration.maintenance_mode is not None and (integration.maintenance_end_at or 0) > now:
         raise bad_request("Already on maintenance")
-    integration.maintenance_mode = mode.lower()
-    integration.maintenance_started_at = float(int(now))
-    integration.maintenance_end_at = float(int(now) + duration)
-    await store.save(context.redis(request), integration)
-    await context.redis(request).zadd(
-        keys.MAINTENANCE_ENDS, {integration.id: integration.maintenance_end_at}
-    )
+    await start_maintenance(context.redis(request), integration, mode.lower(), duration, now)
     return await _respond(request, integration)
 
 
@@ -320,12 +313,7 @@ async def maintenance_start(request: web.Request) -> web.Response:
 @one_writer_per_org
 async def maintenance_stop(request: web.Request) -> web.Response:
     integration = await _lookup(request)
-    integration.maintenance_mode = None
-    integration.maintenance_started_at = None
-    integration.maintenance_end_at = None
-    await store.save(context.redis(request), integration)
-    await context.redis(request).zrem(keys.MAINTENANCE_ENDS, integration.id)
-    await end_maintenance(context.redis(request), integration.id, api_token(request).name)
+    await end_maintenance(context.redis(request), integration, api_token(request).name)
     return await _respond(request, integration)
 
 

@@ -1,4 +1,9 @@
-"""Integrations and their routes in Redis (see ``keys`` for the data model)."""
+"""Integrations and their routes in Redis (see ``keys`` for the data model).
+
+Every write of an integration bumps its configuration version (workers reload it) and keeps
+``keys.MAINTENANCE_ENDS`` in step with its maintenance fields, in the same transaction: an
+integration in maintenance is listed with the window's end, any other is not.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import time
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from ingest import ids
 from ingest.models import Integration, Route
@@ -39,10 +45,30 @@ async def create(redis: Redis, integration: Integration, default_route: Route) -
         await pipe.execute()
 
 
+def _index_maintenance(pipe: Pipeline, integration: Integration) -> None:
+    end = integration.maintenance_end_at
+    if (
+        integration.maintenance_mode is not None
+        and end is not None
+        and integration.deleted_at is None
+    ):
+        pipe.zadd(keys.MAINTENANCE_ENDS, {integration.id: end})
+    else:
+        pipe.zrem(keys.MAINTENANCE_ENDS, integration.id)
+
+
 async def save(redis: Redis, integration: Integration) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(keys.integration(integration.id), orjson.dumps(integration.to_doc()))
         pipe.incr(keys.integration_version(integration.id))
+        _index_maintenance(pipe, integration)
+        await pipe.execute()
+
+
+async def index_maintenance(redis: Redis, integration: Integration) -> None:
+    """List or unlist the integration in ``MAINTENANCE_ENDS`` as its stored fields say."""
+    async with redis.pipeline(transaction=True) as pipe:
+        _index_maintenance(pipe, integration)
         await pipe.execute()
 
 
@@ -51,6 +77,7 @@ async def soft_delete(redis: Redis, integration: Integration) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(keys.integration(integration.id), orjson.dumps(integration.to_doc()))
         pipe.zrem(keys.org_integrations(integration.org_id), integration.id)
+        _index_maintenance(pipe, integration)
         if integration.token:
             pipe.delete(keys.link(integration.token))
         pipe.incr(keys.integration_version(integration.id))
