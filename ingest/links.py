@@ -20,7 +20,7 @@ from ingest.api.body import FORM_TYPES, FileUploadError, is_json_type, parse_jso
 from ingest.api.errors import detail, json_response
 from ingest.link_cache import LinkCache
 from ingest.models import INTEGRATION_TYPES, Integration
-from ingest.queue import ACCEPTED, GONE, LIMIT_INTEGRATION, Enqueuer
+from ingest.queue import ACCEPTED, GONE, LIMIT_INTEGRATION, Enqueuer, EnqueueResult
 from ingest.settings import Rate, parse_rate
 from ingest.store import keys
 
@@ -31,6 +31,7 @@ ENQUEUER = web.AppKey("enqueuer", Enqueuer)
 NOT_FOUND_TEXT = "Integration key was not found. Permission denied."
 RETRY_AFTER_UNAVAILABLE = "5"
 OK_BODY = b'"Ok."'
+REDIS_ERRORS = (RedisError, OSError)
 ACCEPTED_BY_TYPE = {kind: metrics.ALERTS_ACCEPTED.labels(kind) for kind in INTEGRATION_TYPES}
 
 
@@ -80,11 +81,23 @@ def title(slug: str) -> str:
     return kind.title if kind else slug
 
 
-async def _integration(request: web.Request) -> Integration | web.Response:
+class Unavailable(Exception):
+    """Redis did not answer: the caller answers 503 with ``Retry-After`` (logged once per burst)."""
+
+
+async def find_integration(request: web.Request, token: str) -> Integration | None:
+    """The live integration of a link token (cached briefly); raises :class:`Unavailable`."""
     try:
-        found = await request.app[LINK_CACHE].get(request.match_info["token"])
+        return await request.app[LINK_CACHE].get(token)
     except (RedisError, OSError) as exc:
         request.app[UNAVAILABLE_LOG].failed(exc)
+        raise Unavailable() from exc
+
+
+async def _integration(request: web.Request) -> Integration | web.Response:
+    try:
+        found = await find_integration(request, request.match_info["token"])
+    except Unavailable:
         return unavailable()
     if found is None:
         return text(403, NOT_FOUND_TEXT)
@@ -129,18 +142,24 @@ def limits_of(integration: Integration, request: web.Request) -> tuple[Rate, Rat
     return own or settings.rate_limit_integration, settings.rate_limit_organization
 
 
-async def post_link(request: web.Request) -> web.StreamResponse:
+async def link_integration(request: web.Request) -> Integration | web.Response:
+    """The integration of a link URL, or the answer for an unknown token or a type mismatch."""
     found = await _integration(request)
     if isinstance(found, web.Response):
         return found
-    integration = found
     url_type = request.match_info["type"]
-    if url_type != integration.type:
+    if url_type != found.type:
         return text(
             400,
-            f"This url is for integration with {title(url_type)}. "
-            f"Key is for {title(integration.type)}.",
+            f"This url is for integration with {title(url_type)}. Key is for {title(found.type)}.",
         )
+    return found
+
+
+async def post_link(request: web.Request) -> web.StreamResponse:
+    integration = await link_integration(request)
+    if isinstance(integration, web.Response):
+        return integration
     try:
         payload = await read_payload(request)
     except FileUploadError:
@@ -151,29 +170,50 @@ async def post_link(request: web.Request) -> web.StreamResponse:
     if kind.alertmanager_style and not isinstance(payload, dict):
         return json_response({"detail": "Payload must be a JSON object"}, 400)
     try:
-        result = await request.app[ENQUEUER].enqueue(
-            integration.org_id,
-            integration.id,
-            request.match_info["token"],
-            limits_of(integration, request),
-            split(integration, payload),
-        )
-    except (RedisError, OSError) as exc:
-        request.app[UNAVAILABLE_LOG].failed(exc)
+        result = await enqueue(request, integration, request.match_info["token"],
+                               split(integration, payload))  # fmt: skip
+    except Unavailable:
         return unavailable()
-    request.app[UNAVAILABLE_LOG].recovered()
     if result.status == ACCEPTED:
-        ACCEPTED_BY_TYPE[integration.type].inc(len(result.alert_ids))
         return web.Response(body=OK_BODY, content_type="application/json")
     if result.status == GONE:
-        request.app[LINK_CACHE].forget(request.match_info["token"])
         return text(403, NOT_FOUND_TEXT)
     return rate_limited(kind.alertmanager_style, result.status, result.retry_after)
 
 
+async def enqueue(
+    request: web.Request, integration: Integration, token: str, payloads: list[Any]
+) -> EnqueueResult:
+    """Durably queue one request's alerts under the integration's and organization's limits.
+
+    Shared by every way in (native links and the PagerDuty/Opsgenie dialects): counts accepted
+    and rate-limited requests, forgets a link found gone, and raises :class:`Unavailable` when
+    Redis does not acknowledge (the sender is told to retry).
+    """
+    try:
+        result = await request.app[ENQUEUER].enqueue(
+            integration.org_id, integration.id, token, limits_of(integration, request), payloads
+        )
+    except (RedisError, OSError) as exc:
+        request.app[UNAVAILABLE_LOG].failed(exc)
+        raise Unavailable() from exc
+    request.app[UNAVAILABLE_LOG].recovered()
+    if result.status == ACCEPTED:
+        ACCEPTED_BY_TYPE[integration.type].inc(len(result.alert_ids))
+    elif result.status == GONE:
+        request.app[LINK_CACHE].forget(token)
+    else:
+        metrics.RATE_LIMITED.labels(limit_scope(result.status)).inc()
+    return result
+
+
+def limit_scope(status: int) -> str:
+    """``integration`` or ``organization``: which limit an enqueue status says was hit."""
+    return "integration" if status == LIMIT_INTEGRATION else "organization"
+
+
 def rate_limited(alertmanager_style: bool, status: int, retry_after: int) -> web.Response:
-    scope = "integration" if status == LIMIT_INTEGRATION else "organization"
-    metrics.RATE_LIMITED.labels(scope).inc()
+    scope = limit_scope(status)
     headers = {"Retry-After": str(retry_after)}
     body = {
         "detail": f"Rate limit of this {scope} exceeded; retry in {retry_after} s.",

@@ -84,10 +84,20 @@ async def metrics_handler(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
+# The PagerDuty and Opsgenie dialects' paths, counted as links of those types.
+DIALECT_PATHS = (
+    ("/v2/enqueue", "pagerduty"),
+    ("/v2/change/", "pagerduty"),
+    ("/v2/alerts", "opsgenie"),
+)
+
+
 def handler_kind(request: web.Request) -> str:
     path = request.path
     if path.startswith("/integrations/v1/"):
         return "heartbeat" if path.rstrip("/").endswith("/heartbeat") else "link"
+    if path.startswith("/v2/") and any(path.startswith(p) for p, _ in DIALECT_PATHS):
+        return "link"
     if path.startswith("/api/"):
         return "api"
     return "other"
@@ -122,7 +132,9 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         kind = handler_kind(request)
         integration_type = ""
         if kind == "link" or kind == "heartbeat":
-            integration_type = request.match_info.get("type", "")
+            integration_type = request.match_info.get("type") or next(
+                (kind for p, kind in DIALECT_PATHS if request.path.startswith(p)), ""
+            )
             if integration_type not in INTEGRATION_TYPES:
                 integration_type = "unknown"
         count_request(kind, integration_type, status, time.perf_counter() - started)

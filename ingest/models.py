@@ -27,8 +27,21 @@ class IntegrationType:
     has_heartbeat: bool
     # Alertmanager-style senders: body must be an object; they drop 4xx, so 429 becomes 503.
     alertmanager_style: bool = False
+    # Events that only act on an open group (field of the payload, its values), never open one.
+    acting: tuple[str, frozenset[str]] | None = None
+
+    def acts_only(self, payload: Any) -> bool:
+        """Whether this alert may only join an open group: PagerDuty acknowledge and resolve,
+        Opsgenie close, acknowledge and updates. With no open group they are dropped, as the
+        dialects' own services do (after a short wait: see ``worker.jobs``)."""
+        if self.acting is None or not isinstance(payload, dict):
+            return False
+        field_name, values = self.acting
+        return payload.get(field_name) in values
 
 
+PD_ACTING = ("event_action", frozenset({"acknowledge", "resolve"}))
+OPSGENIE_ACTING = ("action", frozenset({"close", "acknowledge", "message", "description"}))
 INTEGRATION_TYPES: dict[str, IntegrationType] = {
     t.slug: t
     for t in (
@@ -41,6 +54,9 @@ INTEGRATION_TYPES: dict[str, IntegrationType] = {
         IntegrationType("elastalert", "Elastalert", True, True),
         IntegrationType("zabbix", "Zabbix", True, True),
         IntegrationType("manual", "Manual", False, False),
+        # Their own answers (ingest.api.pagerduty, ingest.api.opsgenie), 429 included.
+        IntegrationType("pagerduty", "PagerDuty", True, False, acting=PD_ACTING),
+        IntegrationType("opsgenie", "Opsgenie", True, False, acting=OPSGENIE_ACTING),
     )
 }
 

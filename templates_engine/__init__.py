@@ -19,7 +19,13 @@ Public API (see each module's docstring for details):
 from collections.abc import Mapping
 from typing import Any
 
-from .defaults import CHANNEL_FIELDS, INTEGRATION_TYPES, default_template, default_templates
+from .defaults import (
+    CHANNEL_FIELDS,
+    INTEGRATION_TYPES,
+    default_dynamic_labels,
+    default_template,
+    default_templates,
+)
 from .errors import IssueKind, TemplateCompileError
 from .evaluate import (
     ChannelRendering,
@@ -66,6 +72,7 @@ __all__ = [
     "TemplateIssue",
     "check_regex",
     "check_template",
+    "default_dynamic_labels",
     "default_template",
     "default_templates",
     "evaluate_alert",

@@ -18,6 +18,7 @@ __all__ = [
     "CHANNEL_FIELDS",
     "INTEGRATION_TYPES",
     "TEMPLATE_FIELDS",
+    "default_dynamic_labels",
     "default_template",
     "default_templates",
 ]
@@ -34,6 +35,8 @@ INTEGRATION_TYPES: tuple[str, ...] = (
     "elastalert",
     "zabbix",
     "manual",
+    "pagerduty",
+    "opsgenie",
 )
 TEMPLATE_FIELDS: tuple[str, ...] = (
     "grouping_key",
@@ -182,6 +185,71 @@ def _manual_message(f: _Fmt) -> str:
     )
 
 
+# --- PagerDuty Events v2 / Opsgenie Alert API (as queued by ingest.api.pagerduty / .opsgenie) ---
+
+_PD_EVENT = '{%- set event = payload.get("payload") or {} -%}'
+_PD_TITLE = _PD_EVENT + '{{ event.get("summary") or "PagerDuty event" }}'
+_PD_LINK = (
+    '{%- set links = payload.get("links") or [] -%}'
+    "{%- set first = links[0] if links and links[0] is mapping else {} -%}"
+    '{{ payload.get("client_url") or first.get("href") or "" }}'
+)
+
+
+def _details(f: _Fmt, expr: str) -> str:
+    """A list of the first 20 ``key: value`` pairs of the mapping ``expr``."""
+    return (
+        f"{{% set details = {expr} %}}"
+        "{% if details is mapping and details %}\n"
+        "{% for k, v in details|dictsort %}{% if loop.index <= 20 %}\n"
+        f"{f.bold('{{ k }}:')} {{{{ v if v is string else v|tojson }}}}"
+        "{% endif %}{% endfor %}{% endif %}"
+    )
+
+
+def _pd_message(f: _Fmt) -> str:
+    return (
+        _PD_EVENT + f"{f.bold('Severity:')} {{{{ event.get('severity') or 'unknown' }}}}"
+        "{% if event.get('source') %}  |  "
+        f"{f.bold('Source:')} {{{{ event.source }}}}{{% endif %}}"
+        "{% for field in ('component', 'group', 'class') %}{% if event.get(field) %}"
+        "\n{{ field|capitalize }}: {{ event.get(field) }}{% endif %}{% endfor %}"
+        '{% if payload.get("event_action") in ("acknowledge", "resolve") %}'
+        "\nEvent: {{ payload.event_action }}{% endif %}"
+        + _details(f, 'event.get("custom_details")')
+        + f"{{% if source_link %}}\n\n{f.link('source_link', 'Open in the source')}{{% endif %}}"
+    )
+
+
+def _og_message(f: _Fmt) -> str:
+    return (
+        f"{f.bold('Priority:')} {{{{ payload.get('priority') or 'P3' }}}}"
+        "{% if payload.get('entity') %}  |  "
+        f"{f.bold('Entity:')} {{{{ payload.entity }}}}{{% endif %}}"
+        "{% set tags = payload.get('tags') or [] %}"
+        f"{{% if tags %}}\n{f.bold('Tags:')} {{{{ tags|join(', ') }}}}{{% endif %}}"
+        "{% if payload.get('action') not in (none, 'create') %}"
+        "\nAction: {{ payload.action }}{% endif %}"
+        "{% if payload.get('description') %}\n\n{{ payload.description }}{% endif %}"
+        + _details(f, 'payload.get("details")')
+        + f"{{% if source_link %}}\n\n{f.link('source_link', 'Open in the source')}{{% endif %}}"
+    )
+
+
+# Label key -> value template; given to a new integration of the type as its ``dynamic_labels``.
+_DYNAMIC_LABELS: dict[str, tuple[tuple[str, str], ...]] = {
+    "pagerduty": tuple(
+        (name, f'{{{{ (payload.get("payload") or {{}}).get("{name}") or "" }}}}')
+        for name in ("severity", "source", "component", "group", "class")
+    ),
+    "opsgenie": (
+        ("priority", '{{ payload.get("priority") or "" }}'),
+        ("tags", '{{ (payload.get("tags") or [])|join(",") }}'),
+        ("entity", '{{ payload.get("entity") or "" }}'),
+    ),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class _TypeDefaults:
     grouping_key: str | None
@@ -267,7 +335,31 @@ _DEFAULTS: dict[str, _TypeDefaults] = {
         title="{{ payload.oncall.title }}",
         message=_manual_message,
     ),
+    "pagerduty": _TypeDefaults(
+        grouping_key='{{ payload.get("dedup_key", "") }}',
+        resolve_signal='{{ payload.get("event_action") == "resolve" }}',
+        acknowledge_signal='{{ payload.get("event_action") == "acknowledge" }}',
+        source_link=_PD_LINK,
+        title=_PD_TITLE,
+        message=_pd_message,
+    ),
+    "opsgenie": _TypeDefaults(
+        grouping_key='{{ payload.get("alias", "") }}',
+        resolve_signal='{{ payload.get("action") == "close" }}',
+        acknowledge_signal='{{ payload.get("action") == "acknowledge" }}',
+        source_link=(
+            '{%- set source = payload.get("source") -%}'
+            '{{ source if source is string and source.startswith(("http://", "https://")) }}'
+        ),
+        title='{{ payload.get("message") or "Opsgenie alert" }}',
+        message=_og_message,
+    ),
 }
+
+
+def default_dynamic_labels(integration_type: str) -> tuple[tuple[str, str], ...]:
+    """The ``dynamic_labels`` a new integration of the type starts with (key, template)."""
+    return _DYNAMIC_LABELS.get(integration_type, ())
 
 
 def _slack_title() -> str:

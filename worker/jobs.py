@@ -3,7 +3,9 @@
 ``process_alert`` runs ``worker.pipeline`` for one alert. An unexpected exception (Redis trouble,
 a bug; never a template error, which degrades inside the pipeline) is retried with exponential
 backoff (1 s, 2 s, 4 s, ...) up to ``MAX_TRIES`` tries; after the last one the job goes to the
-dead-letter list with its error (``alert-ingest dlq list`` / ``dlq replay``).
+dead-letter list with its error (``alert-ingest dlq list`` / ``dlq replay``). An alert that
+only acts on an open group and finds none is tried again shortly (``WAIT_FOR_GROUP_TRIES``),
+then dropped.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from arq import Retry
 
 from ingest.store import dead_letters
 from worker import metrics
-from worker.pipeline import DEPS, Deps, Job, process
+from worker.pipeline import DEPS, NO_GROUP, Deps, Job, process
 
 log = logging.getLogger("worker.jobs")
 MAX_TRIES = 5
+# An alert that only acts on an open group and finds none is tried this many times in all, the
+# first retry delay apart (1 s), before it is dropped: a PagerDuty resolve or an Opsgenie update
+# sent right after the event that opens the group can reach a worker slot first.
+WAIT_FOR_GROUP_TRIES = 3
 
 
 def backoff(job_try: int, base: float) -> float:
@@ -60,10 +66,17 @@ async def process_alert(
         metrics.JOBS_BY_OUTCOME["dead_lettered"].inc()
         log.error("alert dead-lettered", extra={**context, "error": error})
         return
+    if group is not None and group.result == NO_GROUP and job_try < WAIT_FOR_GROUP_TRIES:
+        # its group may be opened by an alert received just before it and processed beside it
+        raise Retry(defer=deps.retry_base)
     metrics.PROCESSING.observe(time.time() - started)
-    if group is None:
+    if group is None or group.result == NO_GROUP:
         metrics.JOBS_BY_OUTCOME["dropped"].inc()
-        log.info("alert dropped: integration deleted", extra=context)
+        if group is None:
+            log.info("alert dropped: integration deleted", extra=context)
+        else:
+            metrics.ALERTS_BY_RESULT["dropped"].inc()
+            log.info("alert dropped: no open group to act on", extra=context)
     elif group.result == "duplicate":
         metrics.JOBS_BY_OUTCOME["duplicate"].inc()
     else:

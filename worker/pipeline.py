@@ -4,8 +4,10 @@
    unknown: the alert is dropped and counted.
 2. ``evaluate``: labels, grouping key, resolve/acknowledge signals (``templates_engine``).
 3. ``route``: the first matching route, the default last.
-4. ``commit``: the atomic grouping script (``worker.grouping``), which also stores the alert and
-   its trace; a configuration change in between makes it answer ``stale`` and we start over.
+4. ``commit``: an alert that only acts on an open group (``IntegrationType.acts_only``) and finds
+   none stops here (``no_group``); otherwise the atomic grouping script (``worker.grouping``),
+   which also stores the alert and its trace; a configuration change in between makes it answer
+   ``stale`` and we start over.
 5. ``notify``: render the route's enabled channels and send the events once (``worker.events``).
 
 Template failures never fail the alert: they are recorded in the trace and counted. Anything
@@ -23,8 +25,9 @@ import orjson
 from redis.asyncio import Redis
 
 from ingest import ids
-from ingest.models import ROUTE_BACKENDS, Integration, Route
+from ingest.models import INTEGRATION_TYPES, ROUTE_BACKENDS, Integration, Route
 from ingest.settings import Settings
+from ingest.store import keys
 from ingest.trace import active_maintenance, build_trace, route_specs, template_limits
 from templates_engine import (
     Evaluation,
@@ -45,6 +48,7 @@ from worker.grouping import GroupDecision, Grouper
 MAX_STALE_RETRIES = 5
 DEPS = "deps"  # the key of ``Deps`` in arq's job context
 GROUP_ID_LENGTH = 12  # as ``ids.public_id``
+NO_GROUP = "no_group"  # an alert that only acts on an open group found none (nothing stored)
 
 
 @dataclass
@@ -158,6 +162,10 @@ async def process(deps: Deps, job: Job) -> GroupDecision | None:
         route = next((r for r in config.routes if r.id == decision.route_id), config.routes[-1])
         count_issues(evaluation.issues)
         count_issues([TemplateIssue("route", "error", t.error) for t in decision.tried if t.error])
+        if INTEGRATION_TYPES[integration.type].acts_only(job.payload) and not await has_open_group(
+            deps, integration.id, route.id, evaluation
+        ):
+            return GroupDecision(NO_GROUP, "", ())
         group = await deps.grouper.commit(
             alert_id=job.alert_id,
             new_group_id=new_group_id(),
@@ -196,6 +204,17 @@ async def process(deps: Deps, job: Job) -> GroupDecision | None:
         await notify(deps, integration, route, job, group, mode)
         return group
     raise RuntimeError("integration configuration changed during every attempt")
+
+
+async def has_open_group(
+    deps: Deps, integration_id: str, route_id: str, evaluation: Evaluation
+) -> bool:
+    if evaluation.own_group:
+        return False
+    found = await deps.redis.exists(
+        keys.open_group(integration_id, route_id, evaluation.grouping_id)
+    )
+    return bool(found)
 
 
 def enabled_channels(route: Route) -> dict[str, dict[str, Any]]:

@@ -23,6 +23,8 @@ from ingest.api import (
     health,
     integrations,
     openapi,
+    opsgenie,
+    pagerduty,
     preview,
     routes,
 )
@@ -33,6 +35,7 @@ from ingest.queue import Enqueuer
 from ingest.ratelimit import RateLimiter
 from ingest.redis_conn import connect
 from ingest.settings import Settings
+from ingest.store.change_events import ChangeEvents
 
 
 def add_route(app: web.Application, method: str, path: str, handler: Any) -> None:
@@ -64,6 +67,7 @@ def create_app(settings: Settings, redis: Redis | None = None) -> web.Applicatio
         app[context.LIMITER] = RateLimiter(client)
         app[links.LINK_CACHE] = LinkCache(client)
         app[links.ENQUEUER] = Enqueuer(client, settings.queue_name)
+        app[pagerduty.CHANGE_EVENTS] = ChangeEvents(client)
         sampler = asyncio.create_task(sample_queue_depth(client, settings.queue_name))
         yield
         sampler.cancel()
@@ -81,5 +85,7 @@ def create_app(settings: Settings, redis: Redis | None = None) -> web.Applicatio
     alert_groups.add_routes(app, add_route)
     alerts.add_routes(app, add_route)
     preview.add_routes(app, add_route)
+    pagerduty.add_routes(app, add_route)
+    opsgenie.add_routes(app, add_route)
     links.add_routes(app, add_route)
     return app

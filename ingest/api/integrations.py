@@ -24,6 +24,7 @@ from ingest.models import (
     INTEGRATION_TYPES,
     ROUTE_BACKENDS,
     Integration,
+    Label,
     Route,
     default_name,
     empty_templates,
@@ -33,6 +34,7 @@ from ingest.store import escalation_chains
 from ingest.store import integrations as store
 from ingest.store.locks import LockBusy, org_lock
 from ingest.timefmt import iso_seconds
+from templates_engine import default_dynamic_labels
 
 MAX_MAINTENANCE_SECONDS = 30 * 86400
 
@@ -244,6 +246,8 @@ async def create_integration(request: web.Request) -> web.Response:
         default_route_id=ids.public_id("R"),
     )
     _apply(integration, data)
+    if data.dynamic_labels is None:
+        integration.dynamic_labels = [Label(k, v) for k, v in default_dynamic_labels(data.type)]
     route = Route(
         id=integration.default_route_id,
         org_id=org_id,

@@ -40,6 +40,7 @@ key                                  type    holds
 ``ai:events``                        stream  events for notifiers (see ``worker.events``)
 ``ai:dead-letters``                  list    jobs that failed every try, with the error (JSON)
 ``ai:heartbeat-expired``             set     integrations whose heartbeat is overdue
+``ai:integration:<id>:changes``      list    PagerDuty change events, newest first, capped
 ===================================  ======  =================================================
 """
 
@@ -94,6 +95,10 @@ def route(route_id: str) -> str:
 def integration_version(integration_id: str) -> str:
     """Bumped on every change of the integration or its routes (workers' cache check)."""
     return f"{P}integration:{integration_id}:version"
+
+
+def change_events(integration_id: str) -> str:
+    return f"{P}integration:{integration_id}:changes"
 
 
 def integration_routes(integration_id: str) -> str:
