@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from ingest.lua import Script
 from ingest.store import keys
 from ingest.store.aio import aw
 
@@ -23,7 +24,7 @@ MAX_KEPT = 1000
 KEEP_SECONDS = 90 * 86400
 
 # KEYS: 1 link, 2 the list; ARGV: 1 integration id, 2 document, 3 kept, 4 ttl ms
-_ADD = """
+_ADD = Script("""
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
@@ -31,20 +32,19 @@ redis.call('LPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return 1
-"""
+""")
 
 
 class ChangeEvents:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._add = redis.register_script(_ADD)
 
     async def add(self, integration_id: str, link_token: str, event: dict[str, Any]) -> bool:
         """Store one change event (``received_at`` is added); False when the link is gone."""
         doc = orjson.dumps({"received_at": time.time(), **event})
         script_keys = [keys.link(link_token), keys.change_events(integration_id)]
         argv: list[str | bytes | int] = [integration_id, doc, MAX_KEPT, KEEP_SECONDS * 1000]
-        return bool(await self._add(keys=script_keys, args=argv))
+        return bool(await _ADD(self._redis, script_keys, argv))
 
     async def recent(self, integration_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """The newest ``limit`` change events of an integration, newest first."""
