@@ -249,6 +249,7 @@ class Stack:
     base: str  # http://127.0.0.1:<api port>
     link: str  # the integration's link, posted to
     env: dict[str, str]  # the api's environment, also given to workers
+    secret: str = ""  # an API token with every scope
 
 
 async def create_token(redis_url: str) -> str:
@@ -315,6 +316,7 @@ def start_stack(children: Children, workdir: Path, aof: str) -> Stack:
         base=base,
         link=integration["link"],
         env=env,
+        secret=secret,
     )
 
 

@@ -18,7 +18,11 @@ One run:
 4. runs ``wrk`` (``bench/post.lua``: POST ``tests/fixtures/alertmanager/firing.json``,
    ``Content-Type: application/json``) against each: a warm-up, then the measured run;
 5. prints req/s, p50/p99 latency of both, the ratio api/bare, CPU seconds used by each process,
-   and checks that the alerts queued in Redis (``ZCARD alert-ingest:queue``) match wrk's 2xx count.
+   and checks that the alerts queued in Redis (``ZCARD alert-ingest:queue``) match wrk's 2xx count;
+6. with ``--dialect pagerduty|opsgenie|all``, then measures the same way the PagerDuty
+   (``/v2/enqueue``, a trigger event) and Opsgenie (``/v2/alerts``, a create with ``GenieKey``)
+   endpoints on integrations of those types, with bodies of the fixture's size shaped like what
+   Alertmanager sends, and prints each one's ratio to the native link (target 0.9).
 
 wrk, the api (or the bare app) and Redis share the machine's cores; that is the measurement
 condition of issue 4 (2 cores). Exit status: 0 when every request got a 2xx and the queue check
@@ -101,7 +105,21 @@ class WrkResult:
         return self.requests / (self.duration_us / 1e6) if self.duration_us else 0.0
 
 
-def run_wrk(url: str, seconds: float, args: argparse.Namespace, children: Children) -> WrkResult:
+@dataclass(frozen=True)
+class Target:
+    """What wrk posts: a body file and an optional Authorization header value."""
+
+    body: Path = FIXTURE
+    auth: str = ""
+
+
+def run_wrk(
+    url: str,
+    seconds: float,
+    args: argparse.Namespace,
+    children: Children,
+    target: Target = Target(),
+) -> WrkResult:
     cmd = [
         "wrk",
         f"-t{args.threads}",
@@ -113,7 +131,7 @@ def run_wrk(url: str, seconds: float, args: argparse.Namespace, children: Childr
         str(POST_LUA),
         url,
     ]
-    env = {**os.environ, "BENCH_BODY_FILE": str(FIXTURE)}
+    env = {**os.environ, "BENCH_BODY_FILE": str(target.body), "BENCH_AUTH": target.auth}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = children.start(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     out, _ = proc.communicate(timeout=seconds + 60)
@@ -145,9 +163,10 @@ def measure(
     redis_pid: int | None,
     args: argparse.Namespace,
     children: Children,
+    target: Target = Target(),
 ) -> WrkResult:
     if args.warmup > 0:
-        run_wrk(url, args.warmup, args, children)
+        run_wrk(url, args.warmup, args, children, target)
         time.sleep(0.5)
     cpu0 = cpu_seconds(server.pid)
     rcpu0 = cpu_seconds(redis_pid) if redis_pid else 0.0
@@ -157,14 +176,14 @@ def measure(
             children, args.py_spy, server.pid, args.profile, duration=args.duration
         )
         time.sleep(0.5)
-    result = run_wrk(url, args.duration, args, children)
+    result = run_wrk(url, args.duration, args, children, target)
     if spy is not None:
         spy.wait(timeout=30)
         print(f"  py-spy profile of the api (raw/folded): {args.profile}")
     result.server_cpu = cpu_seconds(server.pid) - cpu0
     result.redis_cpu = (cpu_seconds(redis_pid) - rcpu0) if redis_pid else 0.0
     print(
-        f"  {name:4}: {result.rps:9.0f} req/s  p50 {result.p50_us / 1000:6.2f} ms"
+        f"  {name:9}: {result.rps:9.0f} req/s  p50 {result.p50_us / 1000:6.2f} ms"
         f"  p99 {result.p99_us / 1000:6.2f} ms  ({result.requests} requests)",
         flush=True,
     )
@@ -252,8 +271,89 @@ def bench(args: argparse.Namespace, children: Children, workdir: Path) -> int:
         f"({excess:+d}: requests in flight when wrk stopped, allowed 0..{args.connections}) "
         f"-> {'OK' if queue_ok and all_2xx else 'FAILED'}"
     )
+    ok = queue_ok and all_2xx
+    for dialect in DIALECTS if args.dialect == "all" else [args.dialect]:
+        if dialect != "native":
+            ok = bench_dialect(dialect, api_res, stack, client, args, children, workdir) and ok
     common.print_log_tail("api", stack.api_log)
-    return 0 if queue_ok and all_2xx else 1
+    return 0 if ok else 1
+
+
+DIALECTS = ("pagerduty", "opsgenie")
+
+
+def dialect_target(dialect: str, token: str, workdir: Path) -> tuple[str, Target]:
+    """The path and body of one dialect, padded to the size of the native fixture."""
+    size = FIXTURE.stat().st_size
+    labels = {"alertname": "HighCPU", "instance": "host1", "severity": "critical"}
+    text = "Labels:\n" + "".join(f" - {k} = {v}\n" for k, v in labels.items())
+    body: dict[str, Any]
+    if dialect == "pagerduty":
+        path, auth = "/v2/enqueue", ""
+        body = {
+            "routing_key": token,
+            "dedup_key": "9f2a099adf99adbf3e1d24abbd84835468e75b8b96fca010db3f2b763340e4c1",
+            "event_action": "trigger",
+            "payload": {
+                "summary": "[FIRING:1] HighCPU (host1 critical)",
+                "source": "Alertmanager",
+                "severity": "error",
+                "custom_details": {"firing": text, "num_firing": "1", "num_resolved": "0"},
+            },
+            "client": "Alertmanager",
+            "client_url": "http://am.example:9093/#/alerts?receiver=pd",
+        }
+        pad = body["payload"]["custom_details"]
+        field = "firing"
+    else:
+        path, auth = "/v2/alerts", f"GenieKey {token}"
+        body = {
+            "alias": "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+            "message": "[FIRING:1] HighCPU (host1 critical)",
+            "description": text,
+            "details": labels,
+            "source": "http://am.example:9093/#/alerts?receiver=og",
+        }
+        pad, field = body, "description"
+    pad[field] += "x" * max(0, size - len(json.dumps(body)))
+    file = workdir / f"{dialect}.json"
+    file.write_text(json.dumps(body))
+    return path, Target(file, auth)
+
+
+def bench_dialect(
+    dialect: str,
+    native: WrkResult,
+    stack: common.Stack,
+    client: Any,
+    args: argparse.Namespace,
+    children: Children,
+    workdir: Path,
+) -> bool:
+    """The dialect's endpoint measured like the native link; its ratio to the native link."""
+    made = common.http_json(
+        "POST",
+        f"{stack.base}/api/v1/integrations/",
+        {"type": dialect, "name": f"bench {dialect}"},
+        stack.secret,
+    )
+    path, target = dialect_target(dialect, made["link"].rstrip("/").rsplit("/", 1)[1], workdir)
+    queued_before = settled_zcard(client)
+    args_nowarm = argparse.Namespace(**{**vars(args), "warmup": 0})
+    if args.warmup > 0:
+        run_wrk(stack.base + path, args.warmup, args, children, target)
+        queued_before = settled_zcard(client)
+    res = measure(dialect, stack.base + path, stack.api, None, args_nowarm, children, target)
+    excess = settled_zcard(client) - queued_before - res.ok
+    ok = 0 <= excess <= args.connections and res.non2xx3xx == 0 and res.socket_errors == 0
+    ratio = res.rps / native.rps if native.rps else 0.0
+    print(
+        f"{dialect} {path}: {res.rps:.0f} req/s, p50 {res.p50_us / 1000:.2f} ms, "
+        f"p99 {res.p99_us / 1000:.2f} ms, api cpu {res.server_cpu:.1f} s; "
+        f"ratio to the native link {ratio:.2f} (target >= 0.90: "
+        f"{'met' if ratio >= 0.9 else 'NOT met'}); queue check {'OK' if ok else 'FAILED'}"
+    )
+    return ok
 
 
 def main() -> int:
@@ -264,6 +364,13 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (50)")
     common.add_aof_argument(parser, "Redis AOF: off, or on with this appendfsync (everysec)")
     parser.add_argument("--target", type=float, default=0.5, help="ratio reported as target")
+    parser.add_argument(
+        "--dialect",
+        choices=("native", *DIALECTS, "all"),
+        default="native",
+        help="also measure PagerDuty's /v2/enqueue, Opsgenie's /v2/alerts or both, against "
+        "the native link (native: only the link)",
+    )
     parser.add_argument(
         "--profile",
         type=Path,

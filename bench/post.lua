@@ -1,7 +1,8 @@
 -- wrk script for bench/ingest: POST the 1 KB Alertmanager fixture as JSON.
 --
 -- The body comes from the BENCH_BODY_FILE environment variable (bench/ingest sets it to
--- tests/fixtures/alertmanager/firing.json). No per-request Lua hook is defined (no request()
+-- tests/fixtures/alertmanager/firing.json, or to a PagerDuty or Opsgenie body of about the same
+-- size with --dialect). No per-request Lua hook is defined (no request()
 -- or response()), so wrk sends one prebuilt request and counts status codes natively; done()
 -- prints one machine-readable line that bench/ingest parses:
 --   WRK_RESULT {"requests":..,"duration_us":..,"non2xx3xx":..,"p50_us":..,...}
@@ -16,6 +17,11 @@ f:close()
 wrk.method = "POST"
 wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
+-- BENCH_AUTH, when set, is sent as the Authorization header (the Opsgenie dialect's GenieKey).
+local auth = os.getenv("BENCH_AUTH")
+if auth and auth ~= "" then
+  wrk.headers["Authorization"] = auth
+end
 
 function done(summary, latency, requests)
   local e = summary.errors
