@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -64,8 +65,10 @@ class EmbeddedRedis:
         port: int | None = None,
         appendonly: bool = False,
         appendfsync: str = "everysec",
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.directory = directory
+        self.extra_args = tuple(extra_args)  # e.g. ``--replicaof`` for a replica in the tests
         self.port = port or free_port()
         self.appendonly = appendonly
         self.appendfsync = appendfsync
@@ -89,6 +92,7 @@ class EmbeddedRedis:
             "--appendfsync", self.appendfsync,
             "--daemonize", "no",
             "--logfile", str(self.directory / "redis.log"),
+            *self.extra_args,
         ]  # fmt: skip
         self.process = subprocess.Popen(
             args,

@@ -2,7 +2,9 @@
 
 Plain ``redis://``, ``rediss://`` and ``unix://`` URLs go to redis-py directly. Sentinel is written
 ``redis+sentinel://[:password@]host:port[,host:port...]/<service>[/<db>]``: the client asks the
-sentinels for the current master of ``<service>`` and follows fail-overs.
+sentinels for the current master of ``<service>`` and follows fail-overs at once (see
+``ingest.sentinel``): ``failover_wait`` is how long a command waits for a failover in progress to
+end before it fails with a ``ConnectionError``.
 """
 
 from __future__ import annotations
@@ -13,21 +15,28 @@ from urllib.parse import unquote, urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.sentinel import Sentinel
 
+from ingest.sentinel import FollowingPool
+
 R = TypeVar("R", bound=Redis)
 
 
-def connect(url: str, cls: type[R] = Redis, **kwargs: Any) -> R:  # type: ignore[assignment]
+def connect(
+    url: str,
+    cls: type[R] = Redis,  # type: ignore[assignment]
+    failover_wait: float = 2.0,
+    **kwargs: Any,
+) -> R:
     """Return a client of class ``cls`` (``Redis`` or a subclass such as arq's ``ArqRedis``)."""
     kwargs.setdefault("health_check_interval", 30)
     kwargs.setdefault("socket_connect_timeout", 2.0)
     kwargs.setdefault("socket_timeout", 5.0)
     if url.startswith("redis+sentinel://"):
-        return _sentinel(url, cls, **kwargs)
+        return _sentinel(url, cls, failover_wait, **kwargs)
     client: R = cls.from_url(url, **kwargs)
     return client
 
 
-def _sentinel(url: str, cls: type[R], **kwargs: Any) -> R:
+def _sentinel(url: str, cls: type[R], failover_wait: float, **kwargs: Any) -> R:
     parts = urlsplit(url)
     netloc = parts.netloc
     password: str | None = None
@@ -43,7 +52,25 @@ def _sentinel(url: str, cls: type[R], **kwargs: Any) -> R:
         raise ValueError("a redis+sentinel URL needs the service name as its path")
     service = path[0]
     db = int(path[1]) if len(path) > 1 else 0
-    sentinel_kwargs = {"password": password} if password else None
+    sentinel_kwargs: dict[str, Any] = {"password": password} if password else {}
+    sentinel_kwargs["socket_timeout"] = kwargs["socket_connect_timeout"]
     sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
-    client: R = sentinel.master_for(service, redis_class=cls, password=password, db=db, **kwargs)
+    pool = FollowingPool(
+        service,
+        sentinel,
+        sentinels=hosts,
+        sentinel_kwargs={"password": password} if password else {},
+        failover_wait=failover_wait,
+        is_master=True,
+        password=password,
+        db=db,
+        **kwargs,
+    )
+    client = cls.from_pool(pool)
+    assert isinstance(client, cls)
     return client
+
+
+def primary_generation(client: Redis) -> int:
+    """How many times the client's primary has changed (always 0 without Sentinel)."""
+    return int(getattr(client.connection_pool, "generation", 0))

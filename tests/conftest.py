@@ -14,6 +14,8 @@ from ingest.api.app import create_app
 from ingest.embedded_redis import EmbeddedRedis
 from ingest.settings import Settings
 from ingest.store import tokens
+from tests.programs import require_program
+from tests.sentinel_cluster import SentinelCluster
 
 ALL_SCOPES = ["integrations:read", "integrations:write", "alert_groups:read", "alert_groups:write"]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -36,6 +38,23 @@ def own_redis_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def sentinel_cluster(tmp_path: Path) -> Iterator[Callable[..., SentinelCluster]]:
+    """``sentinel_cluster(replicas=1)`` starts a primary, replicas and three sentinels."""
+    started: list[SentinelCluster] = []
+
+    def start(replicas: int = 1) -> SentinelCluster:
+        cluster = SentinelCluster(tmp_path / f"sentinel-{len(started)}",
+                                  require_program("redis-sentinel"), replicas)  # fmt: skip
+        started.append(cluster)
+        cluster.start()
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.stop()
 
 
 @pytest.fixture

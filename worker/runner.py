@@ -16,7 +16,9 @@ Alert jobs (``process_alert``) then run as arq would run them: ``ctx`` with ``jo
 cancellation (shutdown) releases the job for another worker; any other exception, or more tries
 than ``max_tries``, finishes it as failed (arq keeps no results here: ``keep_result`` is 0). The
 finishing writes (delete job, try counter and in-progress key, remove from the queue) of the jobs
-that end together go out as one batched script call (``ingest.batching``).
+that end together go out as one batched script call (``ingest.batching``). A finish that fails
+on a lost connection is retried (a failover takes seconds); a job that began before the Redis
+primary changed is released to run again rather than finished (see ``_finish``).
 
 Slots are refilled as soon as a job ends while more jobs wait (not at the next poll), one claim of
 at most ``claim_batch`` jobs at a time: the jobs then run in a few cohorts that overlap, one
@@ -42,15 +44,19 @@ from arq.constants import (
 from arq.jobs import SerializationError, deserialize_job_raw
 from arq.utils import ms_to_datetime, timestamp_ms
 from arq.worker import Worker
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ingest.batching import BatchedScript
 from ingest.lua import Arg, Script
 from ingest.queue import JOB_NAME
+from ingest.redis_conn import primary_generation
 
 log = logging.getLogger("worker.runner")
 
 RETRY_KEY_TTL_S = 88400  # as arq
 CLAIM_BATCH = 25
+FINISH_WITHIN_S = 15.0  # a finish is retried this long: a Sentinel failover takes seconds
 ParsedJob = tuple[str, tuple[Any, ...], dict[str, Any], int | None, int]
 
 _CLAIM = Script("""
@@ -205,7 +211,14 @@ class AlertWorker(Worker):
         await self.pool.decr(retry_key_prefix + job_id)
         await self.run_job(job_id, score)
 
-    async def _finish(self, job_id: str, how: str, delay_ms: int = 0) -> None:
+    async def _finish(self, job_id: str, how: str, generation: int, delay_ms: int = 0) -> None:
+        """Finish the job; retried through a Redis outage or failover for ``FINISH_WITHIN_S``.
+
+        A job that began on a primary that is gone may have written to it after the replica was
+        promoted (asynchronous replication): such a job is not marked done but released, so it
+        runs again on the new primary, where the pipeline's idempotence on the alert id makes the
+        second run add what was lost and nothing twice.
+        """
         keys: list[Arg] = [
             self.queue_name,
             abort_jobs_ss,
@@ -213,19 +226,35 @@ class AlertWorker(Worker):
             job_key_prefix + job_id,
             retry_key_prefix + job_id,
         ]
-        await asyncio.shield(self._finisher(keys, [job_id, how, delay_ms]))
+        # a job released at shutdown is not worth waiting for: its mark expires by itself
+        deadline = self.loop.time() + (FINISH_WITHIN_S if how != "release" else 0.0)
+        delay = 0.1
+        while True:
+            if how == "done" and primary_generation(self.pool) != generation:
+                log.info("redis primary changed during the job; running it again",
+                            extra={"job_id": job_id})  # fmt: skip
+                how = "release"
+            try:
+                await asyncio.shield(self._finisher(keys, [job_id, how, delay_ms]))
+                return
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                if self.loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     async def _run_alert(self, job_id: str, score: int, job: ParsedJob, job_try: int) -> None:
         _, args, kwargs, enqueue_try, enqueue_ms = job
         if enqueue_try and enqueue_try > job_try:
             job_try = enqueue_try
             await self.pool.setex(retry_key_prefix + job_id, RETRY_KEY_TTL_S, str(job_try))
+        generation = primary_generation(self.pool)
         function = self.functions[JOB_NAME]
         max_tries = self.max_tries if function.max_tries is None else function.max_tries
         if job_try > max_tries:
             log.warning("job max tries exceeded", extra={"job_id": job_id, "job_try": job_try})
             self.jobs_failed += 1
-            return await self._finish(job_id, "done")
+            return await self._finish(job_id, "done", generation)
         ctx = {
             **self.ctx,
             "job_id": job_id,
@@ -240,17 +269,17 @@ class AlertWorker(Worker):
         except Retry as exc:
             delay = exc.defer_score + (timestamp_ms() - score) if exc.defer_score else 0
             self.jobs_retried += 1
-            await self._finish(job_id, "retry", delay)
+            await self._finish(job_id, "retry", generation, delay)
         except asyncio.CancelledError:
             self.jobs_retried += 1  # as arq: released, run again by a worker later
-            await self._finish(job_id, "release")
+            await self._finish(job_id, "release", generation)
         except Exception:
             log.exception("job failed", extra={"job_id": job_id, "job_try": job_try})
             self.jobs_failed += 1
-            await self._finish(job_id, "done")
+            await self._finish(job_id, "done", generation)
         else:
             self.jobs_complete += 1
-            await self._finish(job_id, "done")
+            await self._finish(job_id, "done", generation)
 
 
 def _alert_job(body: bytes, deserializer: Any) -> ParsedJob | None:

@@ -44,7 +44,8 @@ async def run_worker(
     While Redis is unreachable the worker retries every 0.5 s to 10 s (doubling) and logs once per
     outage; jobs it held are re-run by arq once their in-progress marks expire.
     """
-    pool = connect(settings.redis_url, ArqRedis)
+    # a failover in progress holds commands up to 10 s rather than failing the jobs in flight
+    pool = connect(settings.redis_url, ArqRedis, failover_wait=10.0)
     runner = await start_metrics_server(settings.host, metrics_port) if metrics_port else None
     log.info(
         "worker started",

@@ -1,0 +1,212 @@
+"""Following the Redis primary through Sentinel failovers, writing to nothing else.
+
+redis-py's Sentinel pool asks the sentinels for the primary only when it opens a connection, so
+connections opened before a failover go on writing to the old primary for as long as it accepts
+writes: after a ``SENTINEL FAILOVER`` that is until Sentinel demotes it, seconds later, and every
+write acknowledged meanwhile is discarded when it resyncs from the new primary. Here:
+
+* **Fence**: every sentinel is watched over pub/sub. When one starts a failover of our service
+  (``+try-failover``), new commands wait (up to ``failover_wait`` seconds, then fail with a
+  ``ConnectionError``, which the link endpoint answers with 503) until the failover ends
+  (``+switch-master``, or an abort). Sentinel promotes the replica a few of its timer ticks after
+  ``+try-failover``: writes already sent reach the replica before it is promoted.
+* **Switch**: on ``+switch-master`` (or when a new connection's lookup finds a different
+  primary) connections to the old address are closed before their next use, and a JSON log line
+  ``redis primary changed`` names the old and new address. ``generation`` counts the changes, so
+  a worker can tell that a job it began may have written to a primary that is gone.
+* **Role check**: a new connection asks ``ROLE`` and is refused unless the server is a primary
+  (a sentinel's answer can be stale), and a ``READONLY`` reply closes the connection (redis-py).
+
+A fence lasts at most ``FENCE_MAX_S``: a lost notification cannot stop writes for longer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection, Connection
+from redis.asyncio.sentinel import SentinelConnectionPool, SentinelManagedConnection
+from redis.exceptions import ConnectionError, RedisError
+from redis.utils import str_if_bytes
+
+log = logging.getLogger("ingest.redis")
+
+FENCE_MAX_S = 10.0
+Address = tuple[str, int]
+
+
+class PrimaryConnection(SentinelManagedConnection):
+    """A connection that only stays open to a server answering ``ROLE`` as the primary."""
+
+    async def connect_to(self, address: Address) -> None:
+        self.host, self.port = address
+        await Connection.connect(self)  # type: ignore[no-untyped-call]
+        await self.send_command("ROLE")
+        role = await self.read_response()
+        if not isinstance(role, list) or str_if_bytes(role[0]) != "master":
+            await self.disconnect()
+            raise ConnectionError(f"{self.host}:{self.port} is not the primary (role {role!r})")
+
+
+class FollowingPool(SentinelConnectionPool):
+    """The pool of a Sentinel-managed primary that follows failovers at once (module doc)."""
+
+    def __init__(
+        self,
+        service_name: str,
+        sentinel_manager: Any,
+        *,
+        sentinels: list[Address],
+        sentinel_kwargs: dict[str, Any],
+        failover_wait: float,
+        **kwargs: Any,
+    ) -> None:
+        kwargs["connection_class"] = PrimaryConnection
+        super().__init__(service_name, sentinel_manager, **kwargs)  # type: ignore[no-untyped-call]
+        self.generation = 0
+        self._sentinels = sentinels
+        self._sentinel_kwargs = sentinel_kwargs
+        self._failover_wait = failover_wait
+        self._fences: dict[Address, float] = {}
+        self._fence_changed = asyncio.Event()
+        self._watchers: list[asyncio.Task[None]] = []
+
+    # -- switching ----------------------------------------------------------------------------
+
+    async def get_master_address(self) -> Address:
+        host, port = await self.sentinel_manager.discover_master(self.service_name)
+        address = (str(host), int(port))
+        self.switch(address, "lookup")
+        return address
+
+    def switch(self, address: Address, via: str) -> None:
+        """Make ``address`` the primary; connections elsewhere are closed before their next use."""
+        previous = self.master_address
+        if previous == address:
+            return
+        self.master_address = address
+        if previous is not None:
+            self.generation += 1
+            log.warning(
+                "redis primary changed",
+                extra={
+                    "service": self.service_name,
+                    "old": f"{previous[0]}:{previous[1]}",
+                    "new": f"{address[0]}:{address[1]}",
+                    "via": via,
+                    "generation": self.generation,
+                },
+            )
+
+    async def ensure_connection(self, connection: AbstractConnection) -> None:
+        stale = self.master_address is not None and (
+            (connection.host, connection.port) != self.master_address  # type: ignore[attr-defined]
+        )
+        if stale and connection.is_connected:
+            await connection.disconnect()
+        await super().ensure_connection(connection)
+
+    async def get_connection(self, *args: Any, **options: Any) -> Any:
+        self._start_watching()
+        await self._wait_unfenced()
+        return await super().get_connection(*args, **options)
+
+    # -- fencing ------------------------------------------------------------------------------
+
+    def _fence(self, sentinel: Address) -> None:
+        if not self._fences:
+            log.warning("redis failover started; holding commands", extra={"via": sentinel[1]})
+        self._fences[sentinel] = asyncio.get_running_loop().time() + FENCE_MAX_S
+        self._fence_changed.clear()
+
+    def _unfence(self, sentinel: Address | None) -> None:
+        if sentinel is None:
+            self._fences.clear()
+        else:
+            self._fences.pop(sentinel, None)
+        if not self._fences:
+            self._fence_changed.set()
+
+    def _fenced_for(self) -> float:
+        now = asyncio.get_running_loop().time()
+        for sentinel, until in list(self._fences.items()):
+            if until <= now:
+                log.warning("redis failover fence expired", extra={"via": sentinel[1]})
+                self._unfence(sentinel)
+        return max(self._fences.values(), default=now) - now
+
+    async def _wait_unfenced(self) -> None:
+        deadline = asyncio.get_running_loop().time() + self._failover_wait
+        while (left := self._fenced_for()) > 0:
+            budget = deadline - asyncio.get_running_loop().time()
+            if budget <= 0:
+                raise ConnectionError("Redis failover in progress")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(left, budget)):
+                    await self._fence_changed.wait()
+
+    # -- watching the sentinels ---------------------------------------------------------------
+
+    def _start_watching(self) -> None:
+        if self._watchers and not any(task.done() for task in self._watchers):
+            return
+        self._stop_watching()
+        loop = asyncio.get_running_loop()
+        self._watchers = [loop.create_task(self._watch(address)) for address in self._sentinels]
+
+    def _stop_watching(self) -> None:
+        for task in self._watchers:
+            task.cancel()
+        self._watchers = []
+
+    async def _watch(self, sentinel: Address) -> None:
+        delay = 0.2
+        while True:
+            client = Redis(
+                host=sentinel[0],
+                port=sentinel[1],
+                socket_connect_timeout=2.0,
+                socket_keepalive=True,
+                **self._sentinel_kwargs,
+            )
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe("+try-failover", "+switch-master", "+failover-end")
+                    await pubsub.psubscribe("-failover-abort-*")
+                    delay = 0.2
+                    async for message in pubsub.listen():
+                        self._on_event(sentinel, message)
+            except (RedisError, OSError):
+                self._unfence(sentinel)  # an unreachable sentinel holds nothing up
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await client.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _on_event(self, sentinel: Address, message: dict[str, Any]) -> None:
+        if message.get("type") not in ("message", "pmessage"):
+            return
+        channel = str_if_bytes(message["channel"])
+        words = str_if_bytes(message["data"]).split()
+        if channel == "+switch-master":
+            if len(words) == 5 and words[0] == self.service_name:
+                self.switch((words[3], int(words[4])), "switch-master")
+                self._unfence(None)
+            return
+        # "<instance type> <name> <ip> <port>"
+        if len(words) < 2 or words[0] != "master" or words[1] != self.service_name:
+            return
+        if channel == "+try-failover":
+            self._fence(sentinel)
+        else:  # +failover-end, -failover-abort-*
+            self._unfence(sentinel)
+
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        if inuse_connections:  # the client is being closed
+            self._stop_watching()
+        await super().disconnect(inuse_connections)
