@@ -13,6 +13,11 @@ out with the next batch, so batches grow with load and are one call when idle (n
 The wrapper runs as an ``ingest.lua.Script``: loaded when Redis answers ``NOSCRIPT`` (after a
 restart or ``SCRIPT FLUSH``); such a reply means nothing ran, so sending the batch again is safe.
 
+With ``replicas`` >= 1, each batch is followed on the same connection by ``WAIT replicas
+timeout_ms`` (sent with it, one round trip): when fewer replicas confirm they hold the batch's
+writes in time, every caller of the batch gets ``ingest.lua.NotReplicated`` (the writes stay on
+the primary, unconfirmed; the caller answers as for any Redis error, and a retry may write twice).
+
 The script body is written as for ``EVAL`` (``KEYS``, ``ARGV``, a ``return`` at the end); it runs
 as a Lua function whose parameters are named ``KEYS`` and ``ARGV``. It must return a value (not
 nil). An optional ``prologue`` runs once before the calls of a batch (shared functions and state,
@@ -71,8 +76,11 @@ class BatchedScript:
         prologue: str = "",
         epilogue: str = "",
         max_in_flight: int = 1,
+        replicas: int = 0,
+        replica_timeout_ms: int = 500,
     ) -> None:
         self._redis = redis
+        self._wait = (replicas, replica_timeout_ms) if replicas > 0 else None
         before_body, rest = _WRAPPER.split("-- body\n")
         loop, after = rest.split("-- epilogue\n")
         head = before_body.replace("-- prologue\n", prologue + "\n")
@@ -137,4 +145,4 @@ class BatchedScript:
             all_keys += keys
             all_args += args
             header += [len(keys), len(args)]
-        return list(await self.script(self._redis, all_keys, header + all_args))
+        return list(await self.script(self._redis, all_keys, header + all_args, self._wait))

@@ -21,9 +21,13 @@ from typing import Any
 
 import hiredis
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 Arg = bytes | str | int | float
+
+
+class NotReplicated(RedisError):
+    """Fewer replicas than asked confirmed a write in time: a failover could lose it."""
 
 
 class Script:
@@ -38,13 +42,20 @@ class Script:
         """The script in the file ``lua/<name>`` of ``package``, after ``prefix`` (shared code)."""
         return cls(prefix + read(package, name))
 
-    async def __call__(self, redis: Redis, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+    async def __call__(
+        self,
+        redis: Redis,
+        keys: Sequence[Arg],
+        args: Sequence[Arg],
+        wait: tuple[int, int] | None = None,
+    ) -> Any:
+        """``wait`` (replicas, timeout ms): confirm with ``WAIT`` (see ``execute_packed``)."""
         command = ("EVALSHA", self.sha, len(keys), *keys, *args)
         try:
-            return await execute_packed(redis, command)
+            return await execute_packed(redis, command, wait)
         except NoScriptError:
             await redis.script_load(self.source)
-            return await execute_packed(redis, command)
+            return await execute_packed(redis, command, wait)
 
 
 def read(package: str, name: str) -> str:
@@ -52,17 +63,37 @@ def read(package: str, name: str) -> str:
     return resources.files(package).joinpath("lua").joinpath(name).read_text(encoding="utf-8")
 
 
-async def execute_packed(redis: Redis, command: tuple[Any, ...]) -> Any:
+async def execute_packed(
+    redis: Redis, command: tuple[Any, ...], wait: tuple[int, int] | None = None
+) -> Any:
     """``execute_command`` minus its Python packing: hiredis packs the (large) command.
 
     Same connection handling as redis-py: a connection from the client's pool, dropped by
     redis-py on any I/O error or timeout, returned to the pool afterwards; an error reply raises
-    (``NoScriptError``, ``ResponseError``).
+    (``NoScriptError``, ``ResponseError``). With ``wait`` (replicas, timeout ms) a ``WAIT`` is
+    sent with the command on the same connection; ``NotReplicated`` when fewer replicas
+    confirmed it in time (``ALERT_INGEST_REDIS_MIN_REPLICAS``).
     """
     pool = redis.connection_pool
     conn = await pool.get_connection()
     try:
-        await conn.send_packed_command(hiredis.pack_command(command))
-        return await conn.read_response()
+        packed = hiredis.pack_command(command)
+        if wait is not None:
+            wait_command: tuple[Any, ...] = ("WAIT", *wait)
+            packed += hiredis.pack_command(wait_command)
+        await conn.send_packed_command(packed)
+        try:
+            reply = await conn.read_response()
+        except ResponseError:
+            if wait is not None:
+                await conn.read_response()  # the WAIT's reply: leave the connection clean
+            raise
+        if wait is not None:
+            confirmed = int(await conn.read_response())
+            if confirmed < wait[0]:
+                raise NotReplicated(
+                    f"{confirmed} of {wait[0]} replicas confirmed the write within {wait[1]} ms"
+                )
+        return reply
     finally:
         await pool.release(conn)

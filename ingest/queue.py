@@ -4,7 +4,10 @@ A link request costs **one** Redis round trip: the script checks that the link s
 (a deleted integration stops accepting at once, on every replica), applies the integration and
 organization rate limits (spending nothing when refused), and writes each alert as an arq job
 (``arq:job:<alert id>`` with the JSON-serialised job, plus the alert id in the queue zset).
-When it returns, Redis has acknowledged every write: the 200 that follows means durable.
+When it returns, Redis has acknowledged every write: the 200 that follows means durable. With
+``ALERT_INGEST_REDIS_MIN_REPLICAS`` >= 1 it returns only once that many replicas confirmed the
+writes (``WAIT``), and raises ``ingest.lua.NotReplicated`` (a ``RedisError``: 503) when they
+did not in time.
 
 Concurrent requests share round trips (``ingest.batching``): the calls made in one event-loop turn
 go out as one ``EVALSHA`` that runs each call in order and returns one status per call (or an
@@ -120,7 +123,13 @@ class Enqueuer:
     """Checks the link and rate limits and enqueues the alerts of one request, atomically."""
 
     def __init__(
-        self, redis: Redis, queue_name: str, max_batch: int = 128, max_in_flight: int = 1
+        self,
+        redis: Redis,
+        queue_name: str,
+        max_batch: int = 128,
+        max_in_flight: int = 1,
+        replicas: int = 0,
+        replica_timeout_ms: int = 500,
     ) -> None:
         self.queue_name = queue_name
         self._script = BatchedScript(
@@ -130,6 +139,8 @@ class Enqueuer:
             prologue=_PROLOGUE,
             epilogue=_EPILOGUE,
             max_in_flight=max_in_flight,
+            replicas=replicas,
+            replica_timeout_ms=replica_timeout_ms,
         )
 
     async def enqueue(

@@ -21,6 +21,11 @@ Every variable is optional and prefixed ``ALERT_INGEST_``:
 ``MAX_ALERTS_PER_GROUP``      Newest alerts kept per group (the count stays exact). Default 1000.
 ``LOG_LEVEL``                 ``debug``, ``info``, ``warning`` or ``error``. Default ``info``.
 ``QUEUE_NAME``                arq queue name. Default ``alert-ingest:queue``.
+``REDIS_MIN_REPLICAS``        Replicas that must hold an alert's job before the link endpoint
+                              answers 2xx (Redis ``WAIT``); 503 when fewer confirm in time.
+                              Default 0 (the primary's acknowledgement). See
+                              ``docs/operating-redis.md``.
+``REDIS_REPLICA_TIMEOUT_MS``  How long to wait for those replicas. Default 500.
 
 An invalid value raises :class:`SettingsError` whose message is one line naming the variable.
 """
@@ -94,6 +99,8 @@ class Settings:
     max_alerts_per_group: int = 1000
     log_level: str = "info"
     queue_name: str = "alert-ingest:queue"
+    redis_min_replicas: int = 0
+    redis_replica_timeout_ms: int = 500
     redis_url_from_env: bool = False
 
     @property
@@ -135,6 +142,8 @@ _INT_FIELDS: dict[str, tuple[int, int]] = {
     "max_labels": (1, 1000),
     "retention_days": (1, 3650),
     "max_alerts_per_group": (1, 1_000_000),
+    "redis_min_replicas": (0, 16),
+    "redis_replica_timeout_ms": (1, 60_000),
 }
 _RATE_FIELDS = ("rate_limit_integration", "rate_limit_organization", "rate_limit_api")
 _LOG_LEVELS = ("debug", "info", "warning", "error")

@@ -16,7 +16,10 @@ from tests.conftest import ALL_SCOPES, AiohttpClient
 from tests.queue_helpers import queued_jobs
 
 
-async def _setup(aiohttp_client: AiohttpClient, server: EmbeddedRedis) -> tuple[Any, str, Redis]:
+async def setup_link(
+    aiohttp_client: AiohttpClient, server: EmbeddedRedis, **overrides: Any
+) -> tuple[Any, str, Redis]:
+    """The app on ``server`` (rate limits out of the way), a webhook link, a Redis client."""
     redis = Redis.from_url(server.url)
     _, secret = await tokens.create_token(redis, "org1", ALL_SCOPES)
     settings = Settings(
@@ -24,6 +27,7 @@ async def _setup(aiohttp_client: AiohttpClient, server: EmbeddedRedis) -> tuple[
         base_url="http://testserver",
         rate_limit_integration=Rate(100_000, 60),
         rate_limit_organization=Rate(100_000, 60),
+        **overrides,
     )
     client = await aiohttp_client(create_app(settings))
     resp = await client.post(
@@ -36,7 +40,7 @@ async def _setup(aiohttp_client: AiohttpClient, server: EmbeddedRedis) -> tuple[
 async def test_redis_down_gives_503_then_recovers(
     aiohttp_client: AiohttpClient, own_redis_server: EmbeddedRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client, link, redis = await _setup(aiohttp_client, own_redis_server)
+    client, link, redis = await setup_link(aiohttp_client, own_redis_server)
     assert (await client.post(link, json={"n": 0})).status == 200
     own_redis_server.stop()
     for n in range(5):
@@ -58,7 +62,7 @@ async def test_redis_down_gives_503_then_recovers(
 async def test_every_200_survives_a_redis_kill_mid_stream(
     aiohttp_client: AiohttpClient, own_redis_server: EmbeddedRedis
 ) -> None:
-    client, link, redis = await _setup(aiohttp_client, own_redis_server)
+    client, link, redis = await setup_link(aiohttp_client, own_redis_server)
     answers: dict[int, int] = {}
 
     async def post(n: int) -> None:

@@ -17,6 +17,7 @@ def test_defaults() -> None:
     assert settings.rate_limit_api == Rate(300, 60)
     assert settings.max_body_bytes == 2_621_440
     assert settings.redis_url_from_env is False
+    assert (settings.redis_min_replicas, settings.redis_replica_timeout_ms) == (0, 500)
 
 
 @pytest.mark.parametrize(
@@ -46,6 +47,9 @@ def test_bad_rates(text: str) -> None:
         ("BASE_URL", "ftp://x", "must start with"),
         ("LOG_LEVEL", "loud", "not one of"),
         ("TEMPLATE_BUDGET_MS", "0", "out of range"),
+        ("REDIS_MIN_REPLICAS", "-1", "out of range"),
+        ("REDIS_MIN_REPLICAS", "one", "not an integer"),
+        ("REDIS_REPLICA_TIMEOUT_MS", "0", "out of range"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, reason: str) -> None:

@@ -66,7 +66,12 @@ def create_app(settings: Settings, redis: Redis | None = None) -> web.Applicatio
         app[context.REDIS] = client
         app[context.LIMITER] = RateLimiter(client)
         app[links.LINK_CACHE] = LinkCache(client)
-        app[links.ENQUEUER] = Enqueuer(client, settings.queue_name)
+        app[links.ENQUEUER] = Enqueuer(
+            client,
+            settings.queue_name,
+            replicas=settings.redis_min_replicas,
+            replica_timeout_ms=settings.redis_replica_timeout_ms,
+        )
         app[pagerduty.CHANGE_EVENTS] = ChangeEvents(client)
         sampler = asyncio.create_task(sample_queue_depth(client, settings.queue_name))
         yield
