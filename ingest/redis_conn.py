@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.sentinel import Sentinel
 
-from ingest.sentinel import FollowingPool
+from ingest.sentinel import FollowingPool, ReconnectingConnection
 
 R = TypeVar("R", bound=Redis)
 
@@ -32,6 +32,8 @@ def connect(
     kwargs.setdefault("socket_timeout", 5.0)
     if url.startswith("redis+sentinel://"):
         return _sentinel(url, cls, failover_wait, **kwargs)
+    if url.startswith("redis://"):
+        kwargs.setdefault("connection_class", ReconnectingConnection)
     client: R = cls.from_url(url, **kwargs)
     return client
 

@@ -18,6 +18,10 @@ write acknowledged meanwhile is discarded when it resyncs from the new primary. 
   (a sentinel's answer can be stale), and a ``READONLY`` reply closes the connection (redis-py).
 
 A fence lasts at most ``FENCE_MAX_S``: a lost notification cannot stop writes for longer.
+
+Without Sentinel (``redis://``, e.g. a managed Redis whose endpoint name moves to the new
+primary), ``ReconnectingConnection`` closes a connection that got ``READONLY``, so the next
+command reconnects through the name and finds the new primary instead of failing forever.
 """
 
 from __future__ import annotations
@@ -30,13 +34,24 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection, Connection
 from redis.asyncio.sentinel import SentinelConnectionPool, SentinelManagedConnection
-from redis.exceptions import ConnectionError, RedisError
+from redis.exceptions import ConnectionError, ReadOnlyError, RedisError
 from redis.utils import str_if_bytes
 
 log = logging.getLogger("ingest.redis")
 
 FENCE_MAX_S = 10.0
 Address = tuple[str, int]
+
+
+class ReconnectingConnection(Connection):
+    """A plain connection that closes itself when the server answers ``READONLY``."""
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().read_response(*args, **kwargs)
+        except ReadOnlyError:
+            await self.disconnect()
+            raise ConnectionError(f"{self.host}:{self.port} is no longer the primary") from None
 
 
 class PrimaryConnection(SentinelManagedConnection):

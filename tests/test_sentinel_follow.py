@@ -117,3 +117,20 @@ async def test_a_server_that_is_no_longer_primary_is_refused(cluster: SentinelCl
     with pytest.raises(ConnectionError, match="not the primary"):
         await client.set("k", "w")
     await client.aclose()
+
+
+async def test_plain_url_reconnects_after_readonly(sentinel_cluster: ClusterFactory) -> None:
+    """A managed Redis moves its endpoint name: READONLY must not stick to the connection."""
+    cluster = sentinel_cluster(replicas=1)
+    primary, replica = cluster.servers
+    client: Redis = connect(primary.url)
+    await client.set("k", "v")
+    before = await client.client_id()
+    with SyncRedis(port=primary.port) as server:
+        server.execute_command("REPLICAOF", "127.0.0.1", replica.port)
+        with pytest.raises(ConnectionError, match="no longer the primary"):
+            await client.set("k", "w")
+        server.execute_command("REPLICAOF", "NO", "ONE")
+    await client.set("k", "x")
+    assert await client.client_id() != before  # a new connection, not the one that saw READONLY
+    await client.aclose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from aiohttp import web
 from arq.connections import ArqRedis
@@ -26,10 +27,28 @@ async def _live(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def start_metrics_server(host: str, port: int) -> web.AppRunner:
+def _ready(pool: ArqRedis) -> Any:
+    """``/health/ready``: Redis answers through the worker's own pool (it follows failovers)."""
+
+    async def ready(request: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(1.0):
+                await pool.ping()
+        except Exception as exc:
+            return web.json_response(
+                {"status": "unavailable", "redis": type(exc).__name__}, status=503
+            )
+        return web.json_response({"status": "ok", "redis": "ok"})
+
+    return ready
+
+
+async def start_metrics_server(host: str, port: int, pool: ArqRedis | None = None) -> web.AppRunner:
     app = web.Application()
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/health/live", _live)
+    if pool is not None:
+        app.router.add_get("/health/ready", _ready(pool))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
@@ -46,7 +65,7 @@ async def run_worker(
     """
     # a failover in progress holds commands up to 10 s rather than failing the jobs in flight
     pool = connect(settings.redis_url, ArqRedis, failover_wait=10.0)
-    runner = await start_metrics_server(settings.host, metrics_port) if metrics_port else None
+    runner = await start_metrics_server(settings.host, metrics_port, pool) if metrics_port else None
     log.info(
         "worker started",
         extra={
