@@ -185,9 +185,7 @@ async def test_manual_failover_under_load_loses_nothing(
         assert max(numbers.values()) == 1
         # processing resumed at once: every alert was grouped within 10 s of its receipt
         slowest = max(float(key.split()[0]) for key in stored)
-        print(
-            f"manual failover, min_replicas={min_replicas}: slowest to group {slowest:.1f} s"
-        )
+        print(f"manual failover, min_replicas={min_replicas}: slowest to group {slowest:.1f} s")
         assert slowest < 10, slowest
         await assert_followed(stack)
     await stack.redis.aclose()

@@ -72,7 +72,10 @@ def create_app(settings: Settings, redis: Redis | None = None) -> web.Applicatio
             replicas=settings.redis_min_replicas,
             replica_timeout_ms=settings.redis_replica_timeout_ms,
         )
-        app[pagerduty.CHANGE_EVENTS] = ChangeEvents(client)
+        replicated = settings.redis_min_replicas, settings.redis_replica_timeout_ms
+        app[pagerduty.CHANGE_EVENTS] = ChangeEvents(
+            client, replicated if settings.redis_min_replicas else None
+        )
         sampler = asyncio.create_task(sample_queue_depth(client, settings.queue_name))
         yield
         sampler.cancel()

@@ -36,15 +36,17 @@ return 1
 
 
 class ChangeEvents:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, wait: tuple[int, int] | None = None) -> None:
+        """``wait`` (replicas, timeout ms): acknowledge only replicated events (``WAIT``)."""
         self._redis = redis
+        self._wait = wait
 
     async def add(self, integration_id: str, link_token: str, event: dict[str, Any]) -> bool:
         """Store one change event (``received_at`` is added); False when the link is gone."""
         doc = orjson.dumps({"received_at": time.time(), **event})
         script_keys = [keys.link(link_token), keys.change_events(integration_id)]
         argv: list[str | bytes | int] = [integration_id, doc, MAX_KEPT, KEEP_SECONDS * 1000]
-        return bool(await _ADD(self._redis, script_keys, argv))
+        return bool(await _ADD(self._redis, script_keys, argv, self._wait))
 
     async def recent(self, integration_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """The newest ``limit`` change events of an integration, newest first."""
