@@ -275,17 +275,33 @@ def http_json(method: str, url: str, body: Any, token: str) -> Any:
         return json.loads(resp.read())
 
 
-def start_stack(children: Children, workdir: Path, aof: str) -> Stack:
+def start_stack(
+    children: Children, workdir: Path, aof: str, replicas: int = 0, min_replicas: int = 0
+) -> Stack:
     """Redis (AOF off with ``aof="no"``, else on with that appendfsync), api, token, integration.
 
-    Redis and the api are in ``children``: stopped with the others on any exit.
+    With ``replicas``, that many local replicas of the primary (same AOF setting), in sync before
+    the api starts; ``min_replicas`` is the api's ``ALERT_INGEST_REDIS_MIN_REPLICAS``. Redis and
+    the api are in ``children``: stopped with the others on any exit.
     """
     from ingest.embedded_redis import EmbeddedRedis, free_port
 
-    redis_server = EmbeddedRedis(workdir / "redis", appendonly=aof != "no", appendfsync=aof)
+    quick_sync = ["--repl-diskless-sync-delay", "0"]
+    redis_server = EmbeddedRedis(
+        workdir / "redis", appendonly=aof != "no", appendfsync=aof, extra_args=quick_sync
+    )
     redis_server.start()
     assert redis_server.process is not None
     children.procs.append(redis_server.process)
+    for n in range(replicas):
+        replica = EmbeddedRedis(workdir / f"replica-{n}", appendonly=aof != "no",
+                                appendfsync=aof, extra_args=[*quick_sync, "--replicaof",
+                                "127.0.0.1", str(redis_server.port)])  # fmt: skip
+        replica.start()
+        assert replica.process is not None
+        children.procs.append(replica.process)
+    if replicas:
+        wait_replicas(redis_server.url, replicas)
 
     api_port = free_port()
     base = f"http://127.0.0.1:{api_port}"
@@ -299,6 +315,7 @@ def start_stack(children: Children, workdir: Path, aof: str) -> Stack:
         "ALERT_INGEST_RATE_LIMIT_ORGANIZATION": HIGH_RATE,
         "ALERT_INGEST_LOG_LEVEL": "warning",
         "ALERT_INGEST_QUEUE_NAME": QUEUE,
+        "ALERT_INGEST_REDIS_MIN_REPLICAS": str(min_replicas),
     }
     api_log = workdir / "api.log"
     api = start_service(children, [str(ALERT_INGEST), "api"], api_log, f"{base}/health/live", env)
@@ -318,6 +335,19 @@ def start_stack(children: Children, workdir: Path, aof: str) -> Stack:
         env=env,
         secret=secret,
     )
+
+
+def wait_replicas(redis_url: str, replicas: int, timeout: float = 20.0) -> None:
+    """Until ``replicas`` replicas confirm a write (``WAIT``): their first sync is done."""
+    import redis as redis_sync
+
+    with redis_sync.Redis.from_url(redis_url) as client:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            client.set("bench:replicas-ready", "1")
+            if int(client.wait(replicas, 500)) >= replicas:
+                return
+    raise BenchError(f"{replicas} replicas not in sync within {timeout:g} s")
 
 
 def start_worker(stack: Stack, concurrency: int, log: Path) -> subprocess.Popen[bytes]:

@@ -5,6 +5,7 @@ Run from the repository root (wrk must be installed: ``apt-get install -y wrk``)
 
     bench/ingest                      # same as: .venv/bin/python bench/ingest.py
     bench/ingest --duration 10 --warmup 2 --threads 2 --connections 50 --aof everysec
+    bench/ingest --replicas 1 --min-replicas 1   # a 2xx only once one local replica holds it
 
 One run:
 
@@ -211,7 +212,7 @@ def bench(args: argparse.Namespace, children: Children, workdir: Path) -> int:
 
     from ingest.embedded_redis import free_port
 
-    stack = common.start_stack(children, workdir, args.aof)
+    stack = common.start_stack(children, workdir, args.aof, args.replicas, args.min_replicas)
     client = redis_sync.Redis.from_url(stack.redis_url)
     base, link = stack.base, stack.link
     path = link[len(base) :]
@@ -235,7 +236,8 @@ def bench(args: argparse.Namespace, children: Children, workdir: Path) -> int:
     )
 
     print(
-        f"{common.machine(args.aof)}; wrk "
+        f"{common.machine(args.aof)}; {args.replicas} replicas, MIN_REPLICAS "
+        f"{args.min_replicas}; wrk "
         f"{args.threads} threads, {args.connections} connections, {args.warmup:g}s warm-up + "
         f"{args.duration:g}s; body {FIXTURE.stat().st_size} bytes",
         flush=True,
@@ -364,6 +366,10 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (50)")
     common.add_aof_argument(parser, "Redis AOF: off, or on with this appendfsync (everysec)")
     parser.add_argument("--target", type=float, default=0.5, help="ratio reported as target")
+    parser.add_argument("--replicas", type=int, default=0, help="local Redis replicas (0)")
+    parser.add_argument(
+        "--min-replicas", type=int, default=0, help="ALERT_INGEST_REDIS_MIN_REPLICAS of the api (0)"
+    )
     parser.add_argument(
         "--dialect",
         choices=("native", *DIALECTS, "all"),
