@@ -15,8 +15,19 @@ from templates_engine.defaults import CHANNEL_FIELDS, TEMPLATE_FIELDS
 # The template keys of an integration: behaviour templates, then channels with their fields.
 BEHAVIOUR_TEMPLATES: tuple[str, ...] = TEMPLATE_FIELDS
 CHANNEL_TEMPLATES: dict[str, tuple[str, ...]] = CHANNEL_FIELDS
-# Chat destinations a route carries besides Slack: each {"id": str|None, "enabled": bool}.
-ROUTE_BACKENDS: tuple[str, ...] = ("telegram", "msteams")
+# Destinations a route carries besides Slack: each {"id": str|None, "enabled": bool}. OnCall's
+# open-source backends (mobile_app, mobile_app_critical, email, webhook) and the Cloud one
+# (msteams), so that clients of either find their keys.
+ROUTE_BACKENDS: tuple[str, ...] = (
+    "telegram",
+    "mobile_app",
+    "mobile_app_critical",
+    "email",
+    "webhook",
+    "msteams",
+)
+# The template channel a destination renders with, when it has none of its own.
+TEMPLATE_CHANNEL_OF: dict[str, str] = {"mobile_app_critical": "mobile_app"}
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,16 @@ def empty_templates() -> dict[str, Any]:
     return templates
 
 
+def full_templates(stored: dict[str, Any]) -> dict[str, Any]:
+    """``stored`` with every key of today's shape (records written before a channel existed
+    lack it); keys no longer known are dropped."""
+    templates = empty_templates()
+    for key, value in stored.items():
+        if key in templates:
+            templates[key] = {**templates[key], **value} if isinstance(value, dict) else value
+    return templates
+
+
 @dataclass
 class Label:
     key: str
@@ -129,6 +150,7 @@ class Integration:
         data = dict(doc)
         data["labels"] = [Label(**item) for item in data.get("labels", [])]
         data["dynamic_labels"] = [Label(**item) for item in data.get("dynamic_labels", [])]
+        data["templates"] = full_templates(data.get("templates") or {})
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

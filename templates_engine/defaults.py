@@ -5,7 +5,9 @@ senders depend on them. Source links follow the table; titles and messages are o
 
 Channel titles other than web reuse the rendered web title (``{{ web_title }}``); messages come in
 three styles: Markdown (web, msteams), Slack mrkdwn (slack) and plain text (telegram, mobile_app,
-email). SMS and phone-call have a title only.
+email, webhook). SMS and phone-call have a title only. ``webhook`` is OnCall's personal-webhook
+channel and ``msteams`` the Cloud one: both are stored and rendered so either kind of client finds
+its keys.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
     "telegram": ("title", "message", "image_url"),
     "mobile_app": ("title", "message"),
     "email": ("title", "message"),
+    "webhook": ("title", "message", "image_url"),
     "msteams": ("title", "message", "image_url"),
 }
 _STYLE: dict[str, Style] = {
@@ -62,6 +65,7 @@ _STYLE: dict[str, Style] = {
     "telegram": "plain",
     "mobile_app": "plain",
     "email": "plain",
+    "webhook": "plain",
 }
 
 

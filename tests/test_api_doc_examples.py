@@ -68,6 +68,7 @@ DOC_KEYS = {"id", "name", "team_id", "link", "inbound_email", "type", "default_r
 TEMPLATE_KEYS = {
     "grouping_key", "resolve_signal", "acknowledge_signal", "source_link", "slack", "web", "sms",
     "phone_call", "telegram", "mobile_app", "email", "msteams",
+    "webhook",  # not in the document: OnCall's open-source backend has it
 }  # fmt: skip
 
 

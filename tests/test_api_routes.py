@@ -18,8 +18,10 @@ URL = "/api/v1/routes/"
 LIST, DETAIL = "/api/v1/routes/", "/api/v1/routes/{id}/"
 KEYS = [
     "position", "id", "integration_id", "escalation_chain_id", "routing_type", "routing_regex",
-    "is_the_last_route", "slack", "telegram", "msteams", "labels",
+    "is_the_last_route", "slack", "telegram", "mobile_app", "mobile_app_critical", "email",
+    "webhook", "msteams", "labels",
 ]  # fmt: skip
+OFF = {"id": None, "enabled": False}
 
 
 def labels(*pairs: tuple[str, str]) -> list[dict[str, Any]]:
@@ -85,8 +87,8 @@ async def test_default_route_shape_and_list(client: Client, auth: dict[str, str]
         "position": 0, "id": default_id, "integration_id": integration["id"],
         "escalation_chain_id": None, "routing_type": "regex", "routing_regex": None,
         "is_the_last_route": True, "slack": {"channel_id": None, "enabled": True},
-        "telegram": {"id": None, "enabled": False}, "msteams": {"id": None, "enabled": False},
-        "labels": [],
+        "telegram": OFF, "mobile_app": OFF, "mobile_app_critical": OFF, "email": OFF,
+        "webhook": OFF, "msteams": OFF, "labels": [],
     }  # fmt: skip
     listed = await (await client.get(URL, headers=auth)).json()
     assert listed["results"] == [data] and listed["page_size"] == 25 and listed["count"] == 1

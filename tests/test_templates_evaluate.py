@@ -231,6 +231,7 @@ def test_render_channels_context_and_errors() -> None:
         "telegram",
         "mobile_app",
         "email",
+        "webhook",
         "msteams",
     }
 

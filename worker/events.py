@@ -13,7 +13,9 @@ Each entry has these fields (all strings):
 ``data``             JSON: ``route_id``, ``escalation_chain_id``, ``escalate`` (false in maintenance
                      or debug mode, or without a chain), ``maintenance_mode``, ``actor``
                      (``source`` or the token's name), and ``channels``: each *enabled* channel of
-                     the route (``slack``, ``telegram``, ``msteams``) with its destination
+                     the route (``slack``, ``telegram``, ``mobile_app``,
+                     ``mobile_app_critical`` (rendered with the ``mobile_app`` templates),
+                     ``email``, ``webhook``, ``msteams``) with its destination
                      (``channel_id``/``id``) and rendered ``title``, ``message``, ``image_url``;
                      ``web`` always.
 

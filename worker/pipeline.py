@@ -25,7 +25,7 @@ import orjson
 from redis.asyncio import Redis
 
 from ingest import ids
-from ingest.models import INTEGRATION_TYPES, ROUTE_BACKENDS, Integration, Route
+from ingest.models import INTEGRATION_TYPES, ROUTE_BACKENDS, TEMPLATE_CHANNEL_OF, Integration, Route
 from ingest.settings import Settings
 from ingest.store import keys
 from ingest.trace import active_maintenance, build_trace, route_specs, template_limits
@@ -247,12 +247,13 @@ async def notify(
             integration_name=integration.name,
             alert_group_id=group.group_id,
             alert_group_link=f"{deps.settings.link_base}/api/v1/alert_groups/{group.group_id}",
-            channels=["web", *destinations],
+            channels=["web", *dict.fromkeys(TEMPLATE_CHANNEL_OF.get(d, d) for d in destinations)],
             limits=deps.limits,
         )
         count_issues(rendering.issues)
         channels: dict[str, Any] = {}
-        for name, rendered in rendering.channels.items():
+        for name in ["web", *destinations]:
+            rendered = rendering.channels[TEMPLATE_CHANNEL_OF.get(name, name)]
             channels[name] = {
                 **destinations.get(name, {}),
                 "title": rendered.title,

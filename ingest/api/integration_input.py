@@ -2,7 +2,9 @@
 
 Follows ``spec/api.md`` "Integrations": every field error of a request is collected into one 400;
 an unknown or deprecated ``type`` is a ``detail`` error raised at once, as the reference does.
-Unknown top-level keys are ignored (OnCall clients send extra keys).
+Unknown top-level keys are ignored (OnCall clients send extra keys, and an integration read from
+the API can be sent back whole); an unknown key inside an object the API knows (``templates``, a
+channel, ``default_route``, a destination, a label) is a 400 naming it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.api.errors import bad_request
-from ingest.api.validation import Errors, optional_string, type_name
+from ingest.api.validation import Errors, optional_string, reject_unknown, type_name
 from ingest.models import (
     BEHAVIOUR_TEMPLATES,
     CHANNEL_TEMPLATES,
@@ -28,6 +30,10 @@ LABEL_KEY_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9_]{0,61}[A-Za-z])?$")
 LABEL_VALUE_RE = re.compile(r"^[A-Za-z_.\-](?:[A-Za-z0-9_.\-]{0,61}[A-Za-z_.\-])?$")
 KEY_RULE = "1-63 letters, digits or underscores, starting and ending with a letter"
 VALUE_RULE = "1-63 letters, digits, '-', '_' or '.', not starting or ending with a digit"
+LABEL_PART_FIELDS = ("name", "id")
+# ``id`` is read-only (the default route's own id, as answered): accepted and ignored, so an
+# integration read from the API can be sent back whole.
+DEFAULT_ROUTE_FIELDS = ("id", "escalation_chain_id", "slack", *ROUTE_BACKENDS)
 
 
 @dataclass
@@ -147,6 +153,7 @@ def _templates(errors: Errors, value: Any, limits: Limits) -> dict[str, Any] | N
     if not isinstance(value, dict):
         errors.add(path, f"Expected an object of templates, got {type_name(value)}.")
         return None
+    reject_unknown(errors, path, value, [*BEHAVIOUR_TEMPLATES, *CHANNEL_TEMPLATES], "templates")
     changes: dict[str, Any] = {}
     for name in BEHAVIOUR_TEMPLATES:
         if name not in value:
@@ -173,12 +180,13 @@ def _templates(errors: Errors, value: Any, limits: Limits) -> dict[str, Any] | N
                 f"Must be an object with {', '.join(attrs)} (or null), got {type_name(sent)}.",
             )
             continue
+        reject_unknown(errors, (*path, channel), sent, attrs, channel)
         channel_changes: dict[str, str | None] = {}
         for attr, source in sent.items():
             where = (*path, channel, attr)
             if attr not in attrs:
-                errors.add(where, f"Unknown template; {channel} has: {', '.join(attrs)}.")
-            elif source is not None and not isinstance(source, str):
+                continue
+            if source is not None and not isinstance(source, str):
                 errors.add(where, f"Must be a template string or null, got {type_name(source)}.")
             else:
                 if source is not None:
@@ -188,14 +196,18 @@ def _templates(errors: Errors, value: Any, limits: Limits) -> dict[str, Any] | N
     return changes
 
 
-def _labels(errors: Errors, name: str, value: Any, limits: Limits) -> list[Label] | None:
+def label_pairs(errors: Errors, name: str, value: Any) -> list[tuple[str, str]] | None:
+    """The (key, value) names of a label list; shape errors (and unknown keys) are reported.
+
+    An item is ``{"key": {"name": ...}, "value": {"name": ...}}``; ``id`` next to ``name`` is
+    accepted and ignored (OnCall's alert-group label shape, which a client may send back).
+    """
     if value is None:
-        value = []
+        return []
     if not isinstance(value, list):
         errors.add((name,), f"Expected a list of labels, got {type_name(value)}.")
         return None
-    labels: list[Label] = []
-    seen: set[str] = set()
+    pairs: list[tuple[str, str]] = []
     for index, item in enumerate(value):
         key, val = _label_pair(item)
         if key is None or val is None:
@@ -205,6 +217,25 @@ def _labels(errors: Errors, name: str, value: Any, limits: Limits) -> list[Label
                 "with string names.",
             )
             continue
+        parts = (("", item, ("key", "value")), ("key", item["key"], LABEL_PART_FIELDS))
+        for part, obj, allowed in (*parts, ("value", item["value"], LABEL_PART_FIELDS)):
+            for extra in (k for k in obj if k not in allowed):
+                errors.add(
+                    (name,),
+                    f"Item {index}: unknown field {extra!r}{' in ' + part if part else ''}; "
+                    f"accepted: {', '.join(allowed)}.",
+                )
+        pairs.append((key, val))
+    return pairs
+
+
+def _labels(errors: Errors, name: str, value: Any, limits: Limits) -> list[Label] | None:
+    pairs = label_pairs(errors, name, value)
+    if pairs is None:
+        return None
+    labels: list[Label] = []
+    seen: set[str] = set()
+    for key, val in pairs:
         if not LABEL_KEY_RE.match(key):
             errors.add((name,), f"Label key {key!r} is invalid: must be {KEY_RULE}.")
         elif key in seen:
@@ -249,6 +280,7 @@ def _default_route(errors: Errors, value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         errors.add(path, f"Expected an object, got {type_name(value)}.")
         return None
+    reject_unknown(errors, path, value, DEFAULT_ROUTE_FIELDS, "default_route")
     changes: dict[str, Any] = {}
     if "escalation_chain_id" in value:
         changes["escalation_chain_id"] = optional_string(
@@ -259,14 +291,14 @@ def _default_route(errors: Errors, value: Any) -> dict[str, Any] | None:
             allow_blank=False,
         )
     if "slack" in value:
-        changes["slack"] = _destination(errors, (*path, "slack"), value["slack"], "channel_id")
+        changes["slack"] = parse_destination(errors, (*path, "slack"), value["slack"], "channel_id")
     for backend in ROUTE_BACKENDS:
         if backend in value:
-            changes[backend] = _destination(errors, (*path, backend), value[backend], "id")
+            changes[backend] = parse_destination(errors, (*path, backend), value[backend], "id")
     return changes
 
 
-def _destination(
+def parse_destination(
     errors: Errors, path: tuple[str, ...], value: Any, id_field: str
 ) -> dict[str, Any]:
     if value is None:
@@ -274,6 +306,7 @@ def _destination(
     if not isinstance(value, dict):
         errors.add(path, f"Expected an object with {id_field} and enabled, got {type_name(value)}.")
         return {}
+    reject_unknown(errors, path, value, (id_field, "enabled"), path[-1])
     changes: dict[str, Any] = {}
     if id_field in value:
         changes[id_field] = optional_string(

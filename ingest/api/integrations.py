@@ -27,7 +27,7 @@ from ingest.models import (
     Label,
     Route,
     default_name,
-    empty_templates,
+    full_templates,
 )
 from ingest.settings import Settings
 from ingest.store import escalation_chains
@@ -155,10 +155,7 @@ async def _check_name_unique(
 
 
 def _merge_templates(stored: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    merged = empty_templates()
-    for key, value in stored.items():
-        if key in merged:
-            merged[key] = dict(value) if isinstance(value, dict) else value
+    merged = full_templates(stored)
     for key, value in changes.items():
         if key in CHANNEL_TEMPLATES:
             if value is None:

@@ -37,25 +37,36 @@ def obj(props: dict[str, Schema], required: bool = True) -> Schema:
     return out
 
 
-def label_list() -> Schema:
+def closed(props: dict[str, Schema], required: tuple[str, ...] = ()) -> Schema:
+    """An object of exactly these keys: the API answers 400 naming any other key."""
     return {
-        "type": "array",
-        "items": obj({"key": obj({"name": STR}), "value": obj({"name": STR})}),
+        "type": "object",
+        "properties": props,
+        "required": list(required),
+        "additionalProperties": False,
     }
 
 
-def templates_schema() -> Schema:
+def label_list() -> Schema:
+    part = closed({"name": STR, "id": {**STR, "description": "Accepted, ignored."}}, ("name",))
+    return {"type": "array", "items": closed({"key": part, "value": part}, ("key", "value"))}
+
+
+def templates_schema(inputs: bool = False) -> Schema:
     props: dict[str, Schema] = {name: NSTR for name in BEHAVIOUR_TEMPLATES}
     for channel, attrs in CHANNEL_TEMPLATES.items():
-        props[channel] = obj({attr: NSTR for attr in attrs})
-    return obj(props)
+        fields = {attr: NSTR for attr in attrs}
+        props[channel] = nullable(closed(fields)) if inputs else closed(fields, tuple(fields))
+    return closed(props, () if inputs else tuple(props))
 
 
-def destinations() -> dict[str, Schema]:
-    props: dict[str, Schema] = {"slack": obj({"channel_id": NSTR, "enabled": BOOL})}
-    for backend in ROUTE_BACKENDS:
-        props[backend] = obj({"id": NSTR, "enabled": BOOL})
-    return props
+def destinations(inputs: bool = False) -> dict[str, Schema]:
+    shapes = {"slack": {"channel_id": NSTR, "enabled": BOOL}}
+    shapes.update({backend: {"id": NSTR, "enabled": BOOL} for backend in ROUTE_BACKENDS})
+    return {
+        name: nullable(closed(fields)) if inputs else closed(fields, tuple(fields))
+        for name, fields in shapes.items()
+    }
 
 
 SCHEMAS: dict[str, Schema] = {
@@ -95,8 +106,14 @@ SCHEMAS: dict[str, Schema] = {
             "labels": ref("Labels"),
             "dynamic_labels": ref("Labels"),
             "alert_group_labels_template": NSTR,
-            "templates": {"type": "object"},
-            "default_route": {"type": "object"},
+            "templates": templates_schema(inputs=True),
+            "default_route": closed(
+                {
+                    "id": {**STR, "description": "Read-only: accepted, ignored."},
+                    "escalation_chain_id": NSTR,
+                    **destinations(inputs=True),
+                }
+            ),
             "rate_limit": NSTR,
             "heartbeat_timeout": {"type": "integer", "minimum": 60, "maximum": 604800},
         },

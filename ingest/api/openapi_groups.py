@@ -16,6 +16,7 @@ from ingest.api.openapi import (
     query,
     ref,
     response,
+    templates_schema,
 )
 
 ANY: Schema = {}
@@ -131,7 +132,7 @@ SCHEMAS: dict[str, Schema] = {
     },
     "PreviewInput": {
         "type": "object",
-        "properties": {"payload": ANY, "templates": {"type": "object"}},
+        "properties": {"payload": ANY, "templates": templates_schema(inputs=True)},
         "required": ["payload"],
     },
     "Preview": obj(

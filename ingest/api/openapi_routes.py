@@ -52,7 +52,7 @@ SCHEMAS: dict[str, Schema] = {
             "labels": label_list(),
             "position": POSITION,
             "manual_order": BOOL,
-            **{name: {**schema, "required": []} for name, schema in destinations().items()},
+            **destinations(inputs=True),
         },
     },
     "EscalationChain": obj(

@@ -35,7 +35,8 @@ from ingest.api.integration_input import (
     LABEL_KEY_RE,
     LABEL_VALUE_RE,
     VALUE_RULE,
-    _destination,
+    label_pairs,
+    parse_destination,
 )
 from ingest.api.validation import Errors, optional_string, type_name
 from ingest.models import ROUTE_BACKENDS, Label, Route
@@ -89,10 +90,14 @@ def parse_route(body: dict[str, Any], existing: Route | None, limits: Limits) ->
         )
     _rule(body, existing, limits, result)
     if "slack" in body:
-        result.destinations["slack"] = _destination(errors, ("slack",), body["slack"], "channel_id")
+        result.destinations["slack"] = parse_destination(
+            errors, ("slack",), body["slack"], "channel_id"
+        )
     for backend in ROUTE_BACKENDS:
         if backend in body:
-            result.destinations[backend] = _destination(errors, (backend,), body[backend], "id")
+            result.destinations[backend] = parse_destination(
+                errors, (backend,), body[backend], "id"
+            )
     _position(body, result)
     return result
 
@@ -180,23 +185,12 @@ def _check_expression(errors: Errors, routing_type: str, expression: str, limits
 
 
 def _labels(errors: Errors, value: Any) -> list[Label] | None:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        errors.add(("labels",), f"Expected a list of label pairs, got {type_name(value)}.")
+    pairs = label_pairs(errors, "labels", value)
+    if pairs is None:
         return None
     labels: list[Label] = []
     seen: set[str] = set()
-    for index, item in enumerate(value):
-        key = _name(item, "key")
-        val = _name(item, "value")
-        if key is None or val is None:
-            errors.add(
-                ("labels",),
-                f'Item {index}: expected {{"key": {{"name": ...}}, "value": {{"name": ...}}}} '
-                "with string names.",
-            )
-            continue
+    for key, val in pairs:
         if not LABEL_KEY_RE.match(key):
             errors.add(("labels",), f"Label key {key!r} is invalid: must be {KEY_RULE}.")
         elif key in seen:
@@ -208,12 +202,6 @@ def _labels(errors: Errors, value: Any) -> list[Label] | None:
         seen.add(key)
         labels.append(Label(key, val))
     return labels
-
-
-def _name(item: Any, part: str) -> str | None:
-    inner = item.get(part) if isinstance(item, dict) else None
-    name = inner.get("name") if isinstance(inner, dict) else None
-    return name if isinstance(name, str) else None
 
 
 def _integer(value: Any) -> int | None:

@@ -6,6 +6,7 @@ Errors are nested dicts of lists of messages, the shape the API answers with:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ingest.api.errors import FieldErrors, field_errors
@@ -46,6 +47,23 @@ class Errors:
     def raise_if_any(self) -> None:
         if self.tree:
             raise field_errors(self.tree)
+
+
+def reject_unknown(
+    errors: Errors, path: tuple[str, ...], value: dict[str, Any], known: Iterable[str], what: str
+) -> None:
+    """Every key of ``value`` outside ``known`` is a field error at its own path, naming it.
+
+    Inside an object the API knows, an unknown key is never dropped silently: a client that
+    reads back what it wrote would otherwise never converge (only the top level of a body
+    ignores unknown keys, as OnCall does, so whole objects read from the API can be sent back).
+    """
+    allowed = tuple(known)
+    for key in value:
+        if key not in allowed:
+            errors.add(
+                (*path, str(key)), f"Unknown field {key!r}; {what} accepts: {', '.join(allowed)}."
+            )
 
 
 def optional_string(
