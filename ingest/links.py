@@ -246,7 +246,9 @@ async def heartbeat(request: web.Request) -> web.StreamResponse:
     except (RedisError, OSError) as exc:
         request.app[UNAVAILABLE_LOG].failed(exc)
         return unavailable()
-    return text(200, ":)" if request.method == "GET" else "")
+    if request.method == "GET":
+        return json_response(":)")  # OnCall's answer, JSON-encoded: pingers decode it
+    return text(200, "")
 
 
 def add_routes(app: web.Application, add: Any) -> None:
