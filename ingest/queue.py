@@ -48,9 +48,12 @@ local queued = {}
 """
 )
 # One call enqueues the alerts of one request.
-# KEYS[1] link key, KEYS[2] queue zset, KEYS[3..4] rate-limit prefixes, KEYS[5..] job keys
+# KEYS[1] link key, KEYS[2] queue zset, KEYS[3..4] rate-limit prefixes, KEYS[5..4+n] job keys,
+# KEYS[5+n..4+2n] alert keys
 # ARGV[1] integration id, ARGV[2] now ms, ARGV[3..6] limit/period pairs,
 # ARGV[7] job ttl ms, ARGV[8..] alternating alert id, job body
+# An alert id already in use (its job or its alert exists) answers {-2, 0} before anything is
+# written or spent: the caller draws longer ids and calls again.
 _BODY = """
 local owner = links[KEYS[1]]
 if owner == nil then
@@ -67,6 +70,12 @@ for i = 1, 2 do
     return {i, wait}
   end
 end
+local n = (#KEYS - 4) / 2
+for j = 5, 4 + n do
+  if redis.call('EXISTS', KEYS[j], KEYS[j + n]) > 0 then
+    return {-2, 0}
+  end
+end
 for i = 1, 2 do
   rl_spend(KEYS[2 + i], tonumber(ARGV[2 + 2 * i]), now)
 end
@@ -76,13 +85,13 @@ if zadd == nil then
   zadd = {}
   queued[KEYS[2]] = zadd
 end
-for j = 5, #KEYS do
+for j = 5, 4 + n do
   local arg = 8 + (j - 5) * 2
   redis.call('SET', KEYS[j], ARGV[arg + 1], 'PX', ttl, 'NX')
   zadd[#zadd + 1] = now
   zadd[#zadd + 1] = ARGV[arg]
 end
-return {0, #KEYS - 4}
+return {0, n}
 """
 _EPILOGUE = """
 rl_flush()
@@ -93,6 +102,7 @@ for queue, zadd in pairs(queued) do
 end
 """
 
+ID_TAKEN = -2  # internal: answered by drawing longer ids
 GONE = -1
 ACCEPTED = 0
 LIMIT_INTEGRATION = 1
@@ -153,22 +163,49 @@ class Enqueuer:
     ) -> EnqueueResult:
         received_at = time.time()
         now_ms = int(received_at * 1000)
-        alert_ids = [ids.alert_id(now_ms) for _ in payloads]
-        script_keys = [
+        length = 12
+        while True:
+            alert_ids = [ids.alert_id(length) for _ in payloads]
+            status, extra = await self._script(
+                self._keys(link_token, integration_id, org_id, alert_ids),
+                self._argv(integration_id, now_ms, received_at, limits, alert_ids, payloads),
+            )
+            if int(status) != ID_TAKEN or length >= ids.MAX_ID_LENGTH:
+                break
+            length += 1
+        if int(status) == ACCEPTED:
+            return EnqueueResult(ACCEPTED, tuple(alert_ids))
+        if int(status) == ID_TAKEN:
+            raise RuntimeError(f"every alert id drawn up to {length} characters is taken")
+        if int(status) == GONE:
+            return EnqueueResult(GONE)
+        return EnqueueResult(int(status), retry_after=max(1, -(-int(extra) // 1000)))
+
+    def _keys(
+        self, link_token: str, integration_id: str, org_id: str, alert_ids: list[str]
+    ) -> list[str]:
+        return [
             keys.link(link_token),
             self.queue_name,
             keys.rate_limit("integration", integration_id),
             keys.rate_limit("organization", org_id),
-        ] + [ARQ_JOB_PREFIX + a for a in alert_ids]
+            *[ARQ_JOB_PREFIX + a for a in alert_ids],
+            *[keys.alert(a) for a in alert_ids],
+        ]
+
+    @staticmethod
+    def _argv(
+        integration_id: str,
+        now_ms: int,
+        received_at: float,
+        limits: tuple[Rate, Rate],
+        alert_ids: list[str],
+        payloads: list[Any],
+    ) -> list[Any]:
         argv: list[Any] = [integration_id, now_ms]
         for rate in limits:
             argv += [rate.count, rate.period * 1000]
         argv.append(JOB_EXPIRES_MS)
         for alert_id, payload in zip(alert_ids, payloads, strict=True):
             argv += [alert_id, job_body(alert_id, integration_id, received_at, payload, now_ms)]
-        status, extra = await self._script(script_keys, argv)
-        if int(status) == ACCEPTED:
-            return EnqueueResult(ACCEPTED, tuple(alert_ids))
-        if int(status) == GONE:
-            return EnqueueResult(GONE)
-        return EnqueueResult(int(status), retry_after=max(1, -(-int(extra) // 1000)))
+        return argv

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from ingest.settings import Settings
 from ingest.store import keys
 from tests.fuzz_helpers import make_integration
+from tests.group_helpers import get_json
 from tests.worker_helpers import drain, events
 
 Client = TestClient[Any, Any]
@@ -38,24 +39,17 @@ ONCALL_DEFAULT_ROUTE = {
 }  # fmt: skip
 
 
-async def get(client: Client, auth: dict[str, str], url: str) -> dict[str, Any]:
-    resp = await client.get(url, headers=auth)
-    assert resp.status == 200
-    data: dict[str, Any] = await resp.json()
-    return data
-
-
 async def test_a_new_integration_has_every_key_oncall_answers_with(
     client: Client, auth: dict[str, str]
 ) -> None:
     integration_id, _ = await make_integration(client, auth)
-    data = await get(client, auth, f"/api/v1/integrations/{integration_id}/")
+    data = await get_json(client, f"/api/v1/integrations/{integration_id}/", auth)
     assert set(data["templates"]) >= ONCALL_TEMPLATE_KEYS
     assert data["templates"]["webhook"] == {"title": None, "message": None, "image_url": None}
     assert {k: v for k, v in data["default_route"].items() if k in ONCALL_DEFAULT_ROUTE} == (
         ONCALL_DEFAULT_ROUTE
     )
-    route = await get(client, auth, f"/api/v1/routes/{data['default_route']['id']}/")
+    route = await get_json(client, f"/api/v1/routes/{data['default_route']['id']}/", auth)
     assert set(route) >= ONCALL_ROUTE_KEYS
 
 
@@ -71,7 +65,7 @@ async def test_backend_templates_are_stored_and_echoed(
     }
     resp = await client.put(url, json=body, headers=auth)
     assert resp.status == 200
-    for answer in (await resp.json(), await get(client, auth, url)):
+    for answer in (await resp.json(), await get_json(client, url, auth)):
         templates = answer["templates"]
         assert templates["mobile_app"] == {"title": "Mobile {{ payload.check }}", "message": None}
         assert templates["email"] == {"title": "mail", "message": None}
@@ -95,7 +89,7 @@ async def test_default_route_backends_are_stored_and_echoed(
     }
     resp = await client.put(url, json=body, headers=auth)
     assert resp.status == 200
-    for answer in (await resp.json(), await get(client, auth, url)):
+    for answer in (await resp.json(), await get_json(client, url, auth)):
         route = answer["default_route"]
         assert route["mobile_app"] == {"id": None, "enabled": True}
         assert route["mobile_app_critical"] == route["email"] == route["webhook"] == OFF
@@ -121,7 +115,7 @@ async def test_route_backends_are_stored_and_echoed(client: Client, auth: dict[s
         "mobile_app": {"id": None, "enabled": True}, "mobile_app_critical": OFF, "email": OFF,
         "webhook": OFF,
     }  # fmt: skip
-    for answer in (created, await get(client, auth, f"/api/v1/routes/{created['id']}/")):
+    for answer in (created, await get_json(client, f"/api/v1/routes/{created['id']}/", auth)):
         assert {k: v for k, v in answer.items() if k in expected} == expected
     update = {"webhook": {"id": "hook-1"}, "mobile_app_critical": {"enabled": True}}
     resp = await client.put(f"/api/v1/routes/{created['id']}/", json=update, headers=auth)
@@ -139,7 +133,7 @@ async def test_integration_stored_before_the_webhook_channel_reads_with_it(
     del doc["templates"]["webhook"]
     doc["templates"]["email"] = {"title": "kept"}  # written before `message` existed
     await redis.set(keys.integration(integration_id), orjson.dumps(doc))
-    data = await get(client, auth, f"/api/v1/integrations/{integration_id}/")
+    data = await get_json(client, f"/api/v1/integrations/{integration_id}/", auth)
     assert data["templates"]["webhook"] == {"title": None, "message": None, "image_url": None}
     assert data["templates"]["email"] == {"title": "kept", "message": None}
 

@@ -10,7 +10,8 @@ Inside Redis, so it is atomic across any number of worker replicas:
    signal, the most recently resolved group for that key; else a new group (registered as the
    open one unless the alert must have its own group). In maintenance mode a new group is attached
    to the integration's maintenance group (created on first use).
-4. **Append**: the alert is stored, the group's count and last alert updated; only the newest
+4. **Append**: the alert is stored, the group's count and last alert (the newest by received
+   time, not the last processed) updated; only the newest
    ``max_alerts`` alert ids (and documents) are kept, the count stays exact. An alert pushed out
    whose job may still run again (its arq job still exists: held by a worker that died, or
    retrying) keeps a stub without its document until that job would expire, so that a re-run

@@ -64,7 +64,8 @@ redis.call('HSET', KEYS[1], 'doc', ARGV[8], 'group_id', gid, 'created_at', now)
 redis.call('ZADD', akey, ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[8], ARGV[4], ARGV[1])
 redis.call('HINCRBY', gkey, 'alerts_count', 1)
-redis.call('HSET', gkey, 'last_alert_id', ARGV[1])
+-- the newest by received time (the index score), whatever order the workers ran them in
+redis.call('HSET', gkey, 'last_alert_id', redis.call('ZREVRANGE', akey, 0, 0)[1])
 local excess = redis.call('ZCARD', akey) - tonumber(ARGV[10])
 if excess > 0 then
   local old = redis.call('ZRANGE', akey, 0, excess - 1)
