@@ -228,16 +228,26 @@ SCOPES: tuple[str, ...] = (
     "integrations:write",
     "alert_groups:read",
     "alert_groups:write",
+    "outgoing_webhooks:read",
+    "outgoing_webhooks:write",
 )
-SCOPE_ALIASES: dict[str, str] = {
-    f"{prefix}.{scope}": scope
-    for prefix in ("grafana-irm-app", "grafana-oncall-app")
-    for scope in ("integrations:read", "integrations:write")
-} | {
-    f"{prefix}.alert-groups:{op}": f"alert_groups:{op}"
-    for prefix in ("grafana-irm-app", "grafana-oncall-app")
-    for op in ("read", "write")
-}
+SCOPE_ALIASES: dict[str, str] = (
+    {
+        f"{prefix}.{scope}": scope
+        for prefix in ("grafana-irm-app", "grafana-oncall-app")
+        for scope in ("integrations:read", "integrations:write")
+    }
+    | {
+        f"{prefix}.alert-groups:{op}": f"alert_groups:{op}"
+        for prefix in ("grafana-irm-app", "grafana-oncall-app")
+        for op in ("read", "write")
+    }
+    | {
+        f"{prefix}.outgoing-webhooks:{op}": f"outgoing_webhooks:{op}"
+        for prefix in ("grafana-irm-app", "grafana-oncall-app")
+        for op in ("read", "write")
+    }
+)
 
 
 def normalize_scope(scope: str) -> str:

@@ -26,6 +26,9 @@ Every variable is optional and prefixed ``ALERT_INGEST_``:
                               Default 0 (the primary's acknowledgement). See
                               ``docs/operating-redis.md``.
 ``REDIS_REPLICA_TIMEOUT_MS``  How long to wait for those replicas. Default 500.
+``WEBHOOK_ALLOWED_NETWORKS``  Comma-separated CIDRs outgoing webhooks may reach although they are
+                              loopback, private, link-local... (``ingest.netguard``). Default
+                              empty: only public addresses.
 
 An invalid value raises :class:`SettingsError` whose message is one line naming the variable.
 """
@@ -40,6 +43,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from ingest.netguard import IPNetwork, parse_networks
 
 PREFIX = "ALERT_INGEST_"
 
@@ -101,6 +106,7 @@ class Settings:
     queue_name: str = "alert-ingest:queue"
     redis_min_replicas: int = 0
     redis_replica_timeout_ms: int = 500
+    webhook_allowed_networks: tuple[IPNetwork, ...] = ()
     redis_url_from_env: bool = False
 
     @property
@@ -183,6 +189,11 @@ def _convert(field: str, name: str, raw: str) -> Any:
         if level not in _LOG_LEVELS:
             raise SettingsError(f"{PREFIX}{name}: {raw!r} is not one of {', '.join(_LOG_LEVELS)}")
         return level
+    if field == "webhook_allowed_networks":
+        try:
+            return parse_networks(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}{name}: {exc}") from None
     if field in ("host", "queue_name"):
         if not raw.strip():
             raise SettingsError(f"{PREFIX}{name}: must not be empty")

@@ -12,12 +12,13 @@ from redis.asyncio import Redis
 
 from ingest.api.app import create_app
 from ingest.embedded_redis import EmbeddedRedis
+from ingest.models import SCOPES
 from ingest.settings import Settings
 from ingest.store import tokens
 from tests.programs import require_program
 from tests.sentinel_cluster import SentinelCluster
 
-ALL_SCOPES = ["integrations:read", "integrations:write", "alert_groups:read", "alert_groups:write"]
+ALL_SCOPES = list(SCOPES)
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 

@@ -65,7 +65,7 @@ CONFIG: dict[str, Any] = {
     "request-timeout": 30,
 }
 # The first path segment after /api/v1/ names the kind of object an ``{id}`` is.
-KINDS = ("integrations", "escalation_chains", "routes", "alert_groups", "alerts")
+KINDS = ("integrations", "escalation_chains", "routes", "alert_groups", "alerts", "webhooks")
 
 
 @dataclass
@@ -98,6 +98,12 @@ class Seeded:
         body = {"name": f"chain {self.made}"}
         return str(self.call("POST", "/api/v1/escalation_chains/", json=body)["id"])
 
+    def new_webhook(self) -> str:
+        self.made += 1
+        body = {"name": f"webhook {self.made}", "url": "https://example.com/hook",
+                "http_method": "POST", "trigger_type": "resolve", "password": "pw"}  # fmt: skip
+        return str(self.call("POST", "/api/v1/webhooks/", json=body)["id"])
+
     def new_route(self) -> str:
         body = {
             "integration_id": self.ids["integrations"][0],
@@ -125,6 +131,7 @@ class Seeded:
             "routes": self.new_route,
             "escalation_chains": self.new_chain,
             "alert_groups": self.new_group,
+            "webhooks": self.new_webhook,
         }[kind]()
 
     def seed(self) -> None:

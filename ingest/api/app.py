@@ -27,6 +27,7 @@ from ingest.api import (
     pagerduty,
     preview,
     routes,
+    webhooks,
 )
 from ingest.api.errors import error_middleware
 from ingest.link_cache import LinkCache
@@ -95,5 +96,6 @@ def create_app(settings: Settings, redis: Redis | None = None) -> web.Applicatio
     preview.add_routes(app, add_route)
     pagerduty.add_routes(app, add_route)
     opsgenie.add_routes(app, add_route)
+    webhooks.add_routes(app, add_route)
     links.add_routes(app, add_route)
     return app

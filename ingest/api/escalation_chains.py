@@ -24,7 +24,7 @@ from ingest.api import context
 from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
 from ingest.api.errors import field_errors, json_response, not_found
-from ingest.api.pagination import paginate
+from ingest.api.pagination import name_and_team_match, paginate
 from ingest.api.validation import Errors, optional_string
 from ingest.models import EscalationChain
 from ingest.store import escalation_chains as store
@@ -66,11 +66,7 @@ async def _lookup(request: web.Request) -> EscalationChain:
 
 
 def _matches(chain: EscalationChain, request: web.Request) -> bool:
-    query = request.query
-    if "name" in query and chain.name != query["name"]:
-        return False
-    team = query.get("team_id")
-    return not team or chain.team_id == (None if team == "null" else team)
+    return name_and_team_match(chain.name, chain.team_id, request.query)
 
 
 @requires("integrations:read")

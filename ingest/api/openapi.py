@@ -239,7 +239,11 @@ PATHS: dict[str, Schema] = {
 
 
 # Modules that contribute ``PATHS`` and ``SCHEMAS`` dicts of their own (one per resource).
-FRAGMENT_MODULES: tuple[str, ...] = ("ingest.api.openapi_routes", "ingest.api.openapi_groups")
+FRAGMENT_MODULES: tuple[str, ...] = (
+    "ingest.api.openapi_routes",
+    "ingest.api.openapi_groups",
+    "ingest.api.openapi_webhooks",
+)
 
 
 def document() -> Schema:

@@ -8,7 +8,7 @@ to page 1 drops ``page``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -57,3 +57,11 @@ def _link(request: web.Request, page: int) -> str:
     query = urlencode(pairs)
     base = context.settings(request).link_base + request.path
     return f"{base}?{query}" if query else base
+
+
+def name_and_team_match(name: str, team_id: str | None, query: Mapping[str, str]) -> bool:
+    """The list filters ``name`` (exact) and ``team_id`` (an id, or ``null`` for none)."""
+    if "name" in query and name != query["name"]:
+        return False
+    team = query.get("team_id")
+    return not team or team_id == (None if team == "null" else team)

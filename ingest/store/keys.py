@@ -41,6 +41,14 @@ key                                  type    holds
 ``ai:dead-letters``                  list    jobs that failed every try, with the error (JSON)
 ``ai:heartbeat-expired``             set     integrations whose heartbeat is overdue
 ``ai:integration:<id>:changes``      list    PagerDuty change events, newest first, capped
+``ai:webhook:<id>``                  string  Webhook document (``ingest.store.webhooks``)
+``ai:org:<org>:webhooks``            zset    webhook ids of the org, score = created ms
+``ai:org:<org>:webhook-names``       hash    webhook name -> id (names unique per org)
+``ai:org:<org>:webhooks-version``    string  bumped on every webhook change (worker caches)
+``ai:webhook:<id>:responses``        list    newest 100 delivery attempts (JSON), newest first
+``ai:wh:lane:<webhook>:<group>``     list    deliveries owed, in event order (``worker.webhooks``)
+``ai:wh:lanes``                      zset    lanes with work, score = when due / lease expiry
+``ai:wh:dead-letters``               list    deliveries that failed every retry (JSON)
 ===================================  ======  =================================================
 """
 
@@ -160,3 +168,32 @@ def org_escalation_chain_names(org_id: str) -> str:
 
 def lock(name: str) -> str:
     return f"{P}lock:{name}"
+
+
+def webhook(webhook_id: str) -> str:
+    return f"{P}webhook:{webhook_id}"
+
+
+def webhook_responses(webhook_id: str) -> str:
+    return f"{P}webhook:{webhook_id}:responses"
+
+
+def org_webhooks(org_id: str) -> str:
+    return f"{ORG_PREFIX}{org_id}:webhooks"
+
+
+def org_webhook_names(org_id: str) -> str:
+    return f"{ORG_PREFIX}{org_id}:webhook-names"
+
+
+def org_webhooks_version(org_id: str) -> str:
+    return f"{ORG_PREFIX}{org_id}:webhooks-version"
+
+
+WEBHOOK_LANES = P + "wh:lanes"
+WEBHOOK_DEAD_LETTERS = P + "wh:dead-letters"
+WEBHOOK_LANE_PREFIX = P + "wh:lane:"
+
+
+def webhook_lane(webhook_id: str, group_id: str) -> str:
+    return f"{WEBHOOK_LANE_PREFIX}{webhook_id}:{group_id}"
