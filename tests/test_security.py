@@ -38,6 +38,7 @@ OBJECT_OF = {
     "escalation_chains": "chain",
     "alert_groups": "group",
     "alerts": "alert",
+    "webhooks": "webhook",
 }
 # Valid bodies for write routes (a 404 must not hide behind a 400); the rest get no body.
 BODIES: dict[tuple[str, str], Any] = {
@@ -53,12 +54,15 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/v1/escalation_chains/{id}"): {"name": "taken-over"},
     ("PATCH", "/api/v1/escalation_chains/{id}"): {"name": "taken-over"},
     ("POST", "/api/v1/alert_groups/{id}/silence"): {"delay": 60},
+    ("PUT", "/api/v1/webhooks/{id}"): {"name": "taken-over"},
+    ("PATCH", "/api/v1/webhooks/{id}"): {"name": "taken-over"},
 }
 # Collection routes that create objects, and the fields by which a body may name another object.
 CREATE_REFERENCES = {
     "/api/v1/integrations": ("default_route.escalation_chain_id",),
     "/api/v1/routes": ("integration_id", "escalation_chain_id"),
     "/api/v1/escalation_chains": (),
+    "/api/v1/webhooks": ("integration_filter",),
 }
 NOT_PER_ORG = {("GET", "/api/v1/openapi.json")}  # the same document for everyone
 
@@ -97,6 +101,11 @@ async def org_a_objects(client: Client, settings: Settings, auth: dict[str, str]
     assert resp.status == 201, await resp.text()
     route = (await resp.json())["id"]
     await post_and_drain(client, settings, integration["path"], {"k": "a-key", "state": "x"})
+    hook = {"name": "a-webhook", "url": "https://example.com/a", "http_method": "POST",
+            "trigger_type": "resolve", "integration_filter": [integration["id"]]}  # fmt: skip
+    resp = await client.post(API + "webhooks/", json=hook, headers=auth)
+    assert resp.status == 201, await resp.text()
+    webhook = (await resp.json())["id"]
     resp = await client.get(API + "alert_groups/", headers=auth)
     [group] = (await resp.json())["results"]
     resp = await client.get(API + "alerts/", headers=auth)
@@ -107,6 +116,7 @@ async def org_a_objects(client: Client, settings: Settings, auth: dict[str, str]
         "route": route,
         "group": group["id"],
         "alert": alert["id"],
+        "webhook": webhook,
         "link": integration["link"],
     }
 
@@ -225,6 +235,16 @@ async def test_other_org_cannot_reference_objects_in_new_ones(
         (
             API + "integrations/",
             {"type": "webhook", "default_route": {"escalation_chain_id": objects["chain"]}},
+        ),
+        (
+            API + "webhooks/",
+            {
+                "name": "w",
+                "url": "https://example.com/",
+                "http_method": "POST",
+                "trigger_type": "resolve",
+                "integration_filter": [objects["integration"]],
+            },
         ),
     ]
     covered = {(path.rstrip("/"), field) for path, body in attempts for field in _fields(body)}

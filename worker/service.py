@@ -19,6 +19,7 @@ from ingest.metrics import metrics_handler
 from ingest.redis_conn import connect
 from ingest.settings import Settings
 from worker.settings import create_worker
+from worker.webhooks import WebhookService
 
 log = logging.getLogger("worker.service")
 
@@ -76,6 +77,8 @@ async def run_worker(
     )
     delay = 0.5
     outage = False
+    webhooks = WebhookService(pool, settings)
+    await webhooks.start()
     try:
         while True:
             worker = create_worker(settings, pool, concurrency, completion_wait=completion_wait)
@@ -97,6 +100,7 @@ async def run_worker(
                 log.warning("redis reachable again; worker restarting")
                 outage, delay = False, 0.5
     finally:
+        await webhooks.stop()
         if runner is not None:
             await runner.cleanup()
         with contextlib.suppress(RedisError, OSError):

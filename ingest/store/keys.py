@@ -49,6 +49,8 @@ key                                  type    holds
 ``ai:wh:lane:<webhook>:<group>``     list    deliveries owed, in event order (``worker.webhooks``)
 ``ai:wh:lanes``                      zset    lanes with work, score = when due / lease expiry
 ``ai:wh:dead-letters``               list    deliveries that failed every retry (JSON)
+``ai:wh:dispatcher``                 string  the worker that fans events out to lanes (a lease)
+``ai:group:<id>:wh-responses``       hash    webhook id -> its latest response for the group
 ===================================  ======  =================================================
 """
 
@@ -193,6 +195,11 @@ def org_webhooks_version(org_id: str) -> str:
 WEBHOOK_LANES = P + "wh:lanes"
 WEBHOOK_DEAD_LETTERS = P + "wh:dead-letters"
 WEBHOOK_LANE_PREFIX = P + "wh:lane:"
+WEBHOOK_DISPATCHER = P + "wh:dispatcher"
+
+
+def group_webhook_responses(group_id: str) -> str:
+    return f"{GROUP_PREFIX}{group_id}:wh-responses"
 
 
 def webhook_lane(webhook_id: str, group_id: str) -> str:

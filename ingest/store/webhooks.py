@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from ingest import ids
 from ingest.store import keys
@@ -23,6 +24,7 @@ from ingest.store.aio import aw
 from ingest.webhook import Webhook
 
 MAX_RESPONSES = 100
+EVENTS_GROUP = "webhooks"  # the consumer group of ``ai:events`` that delivery reads
 
 # KEYS: 1 doc, 2 org index, 3 org names, 4 org version, 5 responses.
 # ARGV: 1 id, 2 doc ('' = delete), 3 name, 4 score, 5 mode: create | update | delete.
@@ -117,8 +119,19 @@ async def save(
         if outcome == 0:
             raise NameTaken(webhook.name)
         if outcome == 1:
+            await ensure_events_group(redis)
             return webhook
         length += 1  # id collision: retry longer
+
+
+async def ensure_events_group(redis: Redis) -> None:
+    """Create the delivery consumer group at the stream's end, once: events recorded from the
+    first webhook on are delivered even if no worker was running when they happened."""
+    try:
+        await redis.xgroup_create(keys.EVENTS, EVENTS_GROUP, id="$", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
 
 
 async def get(redis: Redis, org_id: str, webhook_id: str) -> Webhook | None:
