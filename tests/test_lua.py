@@ -31,6 +31,9 @@ SCRIPT_MODULES = (
     "worker.events",
     "worker.retention",
     "worker.runner",
+    "ingest.store.webhooks",
+    "worker.webhooks.lanes",
+    "worker.webhooks.dispatch",
 )
 
 

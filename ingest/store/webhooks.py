@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from ingest import ids
+from ingest.lua import Script
 from ingest.store import keys
 from ingest.store.aio import aw
 from ingest.webhook import Webhook
@@ -29,7 +30,7 @@ EVENTS_GROUP = "webhooks"  # the consumer group of ``ai:events`` that delivery r
 # KEYS: 1 doc, 2 org index, 3 org names, 4 org version, 5 responses.
 # ARGV: 1 id, 2 doc ('' = delete), 3 name, 4 score, 5 mode: create | update | delete.
 # Returns 1 done, 0 name taken by another webhook, 2 id already used, 3 webhook gone.
-_SAVE = """
+_SAVE = Script("""
 local stored = redis.call('GET', KEYS[1])
 local mode = ARGV[5]
 if mode == 'create' and stored then return 2 end
@@ -54,15 +55,15 @@ redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[1])
 return 1
-"""
+""")
 
 # KEYS: 1 doc, 2 responses. ARGV: 1 entry, 2 last index kept.
-_LOG = """
+_LOG = Script("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('LPUSH', KEYS[2], ARGV[1])
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]))
 return 1
-"""
+""")
 
 
 class NameTaken(Exception):
@@ -84,10 +85,9 @@ def _keys(org_id: str, webhook_id: str) -> list[str]:
 
 
 async def _run(redis: Redis, webhook: Webhook, mode: str) -> int:
-    script = redis.register_script(_SAVE)
     doc = b"" if mode == "delete" else orjson.dumps(webhook.to_doc())
     args: list[Any] = [webhook.id, doc, webhook.name, int(webhook.created_at * 1000), mode]
-    return int(await script(keys=_keys(webhook.org_id, webhook.id), args=args))
+    return int(await _SAVE(redis, _keys(webhook.org_id, webhook.id), args))
 
 
 async def save(
@@ -163,9 +163,8 @@ async def delete(redis: Redis, webhook: Webhook) -> bool:
 
 async def add_response(redis: Redis, webhook_id: str, entry: dict[str, Any]) -> None:
     """Log one delivery attempt, keeping the newest ``MAX_RESPONSES`` (only while it exists)."""
-    script = redis.register_script(_LOG)
     key_list = [keys.webhook(webhook_id), keys.webhook_responses(webhook_id)]
-    await script(keys=key_list, args=[orjson.dumps(entry), MAX_RESPONSES - 1])
+    await _LOG(redis, key_list, [orjson.dumps(entry), MAX_RESPONSES - 1])
 
 
 async def responses(redis: Redis, webhook_id: str) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from ingest.lua import Script
 from ingest.store import keys
 from ingest.store import webhooks as store
 from ingest.webhook import Webhook, triggers_of_event
@@ -37,12 +38,12 @@ BATCH = 200
 BLOCK_MS = 250
 
 # KEYS: 1 lease. ARGV: 1 holder, 2 ttl ms. 1 when held by us now.
-_LEASE = """
+_LEASE = Script("""
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
-"""
+""")
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 
@@ -88,7 +89,6 @@ class Dispatcher:
         self._lanes = lanes
         self._cache = cache
         self._on_pushed = on_pushed
-        self._lease = redis.register_script(_LEASE)
         self.name = "dispatcher-" + secrets.token_hex(6)
         self._leading = False
 
@@ -106,9 +106,8 @@ class Dispatcher:
 
     async def step(self) -> int:
         """One round: renew (or take) the lease, then fan out one batch. Returns entries read."""
-        held = await self._lease(
-            keys=[keys.WEBHOOK_DISPATCHER], args=[self.name, int(LEASE_S * 1000)]
-        )
+        ttl_ms = int(LEASE_S * 1000)
+        held = await _LEASE(self._redis, [keys.WEBHOOK_DISPATCHER], [self.name, ttl_ms])
         if not held:
             self._leading = False
             await asyncio.sleep(LEASE_S / 5)

@@ -26,12 +26,13 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from ingest.lua import Script
 from ingest.store import keys
 
 # KEYS: 1 stream, 2 lanes zset. ARGV: 1 consumer group, 2 now ms, 3 lane prefix, 4 number of
 # stream ids n, 5..4+n the ids, then (member, item) pairs. Entries already acknowledged (by a
 # dispatcher that had claimed them before) add nothing.
-_FAN_OUT = """
+_FAN_OUT = Script("""
 local n = tonumber(ARGV[4])
 local fresh = {}
 for i = 5, 4 + n do
@@ -46,11 +47,11 @@ for i = 5 + n, #ARGV, 3 do
   end
 end
 return pushed
-"""
+""")
 
 # KEYS: 1 lanes zset. ARGV: 1 now ms, 2 lease ms, 3 most lanes, 4 lane prefix.
 # Returns member, head item pairs; lanes found empty are dropped from the set.
-_CLAIM = """
+_CLAIM = Script("""
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
 local out = {}
 local until_ = tonumber(ARGV[1]) + tonumber(ARGV[2])
@@ -65,13 +66,13 @@ for _, member in ipairs(due) do
   end
 end
 return out
-"""
+""")
 
 # KEYS: 1 lanes zset, 2 lane. ARGV: 1 member, 2 the head as claimed, 3 action: 'pop' (done with
 # it: return the next head, lease renewed to ARGV[4] ms) | 'retry' (replace the head with ARGV[5],
 # lane due at ARGV[4] ms) | 'defer' (lane due at ARGV[4] ms). A head that changed meanwhile (the
 # lease ran out and another worker took over) is left alone: returns false.
-_SETTLE = """
+_SETTLE = Script("""
 local head = redis.call('LINDEX', KEYS[2], 0)
 if head ~= ARGV[2] then return false end
 local action = ARGV[3]
@@ -88,7 +89,7 @@ end
 if action == 'retry' then redis.call('LSET', KEYS[2], 0, ARGV[5]) end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 return false
-"""
+""")
 
 
 @dataclass
@@ -112,9 +113,6 @@ class Lanes:
     def __init__(self, redis: Redis, lease_s: float) -> None:
         self._redis = redis
         self._lease_ms = int(lease_s * 1000)
-        self._fan_out = redis.register_script(_FAN_OUT)
-        self._claim = redis.register_script(_CLAIM)
-        self._settle = redis.register_script(_SETTLE)
 
     async def fan_out(
         self, group: str, stream_ids: list[str], items: list[tuple[str, str, dict[str, Any]]]
@@ -124,11 +122,11 @@ class Lanes:
         args += stream_ids
         for stream_id, lane_member, item in items:
             args += [stream_id, lane_member, orjson.dumps(item)]
-        return int(await self._fan_out(keys=[keys.EVENTS, keys.WEBHOOK_LANES], args=args))
+        return int(await _FAN_OUT(self._redis, [keys.EVENTS, keys.WEBHOOK_LANES], args))
 
     async def claim(self, most: int) -> list[Claimed]:
         args: list[Any] = [now_ms(), self._lease_ms, most, keys.WEBHOOK_LANE_PREFIX]
-        flat = await self._claim(keys=[keys.WEBHOOK_LANES], args=args)
+        flat = await _CLAIM(self._redis, [keys.WEBHOOK_LANES], args)
         return [
             Claimed(flat[i].decode(), flat[i + 1], orjson.loads(flat[i + 1]))
             for i in range(0, len(flat), 2)
@@ -137,18 +135,18 @@ class Lanes:
     async def pop(self, claimed: Claimed) -> Claimed | None:
         """Done with the head: the lane's next head (still held by us), or None."""
         args: list[Any] = [claimed.member, claimed.raw, "pop", now_ms() + self._lease_ms, ""]
-        raw = await self._settle(keys=[keys.WEBHOOK_LANES, claimed.lane], args=args)
+        raw = await _SETTLE(self._redis, [keys.WEBHOOK_LANES, claimed.lane], args)
         return Claimed(claimed.member, raw, orjson.loads(raw)) if raw else None
 
     async def retry(self, claimed: Claimed, item: dict[str, Any], at: float) -> None:
         """Try the head again at ``at`` (epoch seconds), with its updated ``item``."""
         args: list[Any] = [claimed.member, claimed.raw, "retry", int(at * 1000), orjson.dumps(item)]
-        await self._settle(keys=[keys.WEBHOOK_LANES, claimed.lane], args=args)
+        await _SETTLE(self._redis, [keys.WEBHOOK_LANES, claimed.lane], args)
 
     async def defer(self, claimed: Claimed, at: float) -> None:
         """Hand the lane back, due at ``at`` (an open circuit breaker)."""
         args: list[Any] = [claimed.member, claimed.raw, "defer", int(at * 1000), ""]
-        await self._settle(keys=[keys.WEBHOOK_LANES, claimed.lane], args=args)
+        await _SETTLE(self._redis, [keys.WEBHOOK_LANES, claimed.lane], args)
 
     async def dead_letter(self, entry: dict[str, Any]) -> None:
         await self._redis.lpush(keys.WEBHOOK_DEAD_LETTERS, orjson.dumps(entry))  # type: ignore[misc]
