@@ -199,7 +199,8 @@ async def test_attached_and_maintenance_groups(
     assert resp.status == 200
     await fire(client, settings, integration, {"k": "a"})
     groups = {g["title"]: g for g in await list_groups(client, auth)}
-    maint, child = groups["Maintenance"]["id"], groups["Alert a"]["id"]
+    name = integration["name"]
+    maint, child = groups[f"Maintenance of {name} for 3600"]["id"], groups["Alert a"]["id"]
     refusals = [
         (child, "acknowledge", "Can't acknowledge an attached alert group"),
         (child, "silence", "Can't silence an attached alert group"),

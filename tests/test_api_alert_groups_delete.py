@@ -99,7 +99,9 @@ async def test_deleting_a_maintenance_group_detaches_its_groups(
     await fire(client, settings, integration, {"k": "a"})
     groups = {g["title"]: g["id"] for g in await list_groups(client, auth)}
     resp = await client.delete(
-        GROUPS + groups["Maintenance"], json={"mode": "delete"}, headers=auth
+        GROUPS + groups[f"Maintenance of {integration['name']} for 60"],
+        json={"mode": "delete"},
+        headers=auth,
     )
     assert resp.status == 204
     status, body = await act(client, auth, groups["Alert a"], "acknowledge")

@@ -57,7 +57,8 @@ def serialize_group(
         "id": group["id"],
         "integration_id": group.get("integration_id") or None,
         "team_id": group.get("team_id") or None,
-        "route_id": route_id if route_id in live_routes else None,
+        # a maintenance group's route is its maintenance integration's, never stored as a route
+        "route_id": route_id if route_id in live_routes or group.get("maintenance_of") else None,
         "alerts_count": int(group.get("alerts_count") or 0),
         "state": group_state(group, now),
         "created_at": iso(number(group, "created_at") or 0.0),

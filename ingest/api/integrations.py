@@ -306,7 +306,8 @@ async def maintenance_start(request: web.Request) -> web.Response:
     now = time.time()
     if integration.maintenance_mode is not None and (integration.maintenance_end_at or 0) > now:
         raise bad_request("Already on maintenance")
-    await start_maintenance(context.redis(request), integration, mode.lower(), duration, now)
+    actor = api_token(request).name
+    await start_maintenance(context.redis(request), integration, mode.lower(), duration, now, actor)
     return await _respond(request, integration)
 
 

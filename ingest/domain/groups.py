@@ -22,12 +22,15 @@ from typing import Any, Literal, get_args
 
 from redis.asyncio import Redis
 
+from ingest import ids
 from ingest.events import send_action_event
 from ingest.models import Integration
 from ingest.store import groups as store
 from ingest.store import integrations as integrations_store
 from ingest.store import keys
+from ingest.store import maintenance as maintenance_store
 from ingest.store.group_actions import GroupActions, Outcome
+from ingest.store.maintenance import MaintenanceGroup
 from ingest.timefmt import iso
 
 Action = Literal["acknowledge", "unacknowledge", "resolve", "unresolve", "silence", "unsilence"]
@@ -81,7 +84,7 @@ async def act(
         data["reopened"] = outcome.message == "reopened"
     await send_action_event(redis, EVENT_TYPES[action], group, data)
     if outcome.message == "ended_maintenance":
-        integration = await integrations_store.load(redis, group.get("integration_id", ""))
+        integration = await integrations_store.load(redis, store.maintained_integration_id(group))
         if integration is not None and integration.maintenance_mode is not None:
             await clear_maintenance(redis, integration)
     if action == "resolve" and group.get("is_maintenance") == "1":
@@ -133,14 +136,68 @@ def _mode(value: str) -> MaintenanceMode:
     raise ValueError(f"unknown maintenance mode {value!r}")
 
 
+def humanize_seconds(seconds: int) -> str:
+    """A duration as a person says it, rounded down: ``100`` is "a minute", ``7300`` "2 hours"."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            if count == 1:
+                return f"an {unit}" if unit == "hour" else f"a {unit}"
+            return f"{count} {unit}s"
+    return "a second" if seconds == 1 else f"{seconds} seconds"
+
+
+def _maintenance_group(
+    integration: Integration, mode: MaintenanceMode, duration: int, actor: str, ids_: list[str]
+) -> MaintenanceGroup:
+    name = integration.name
+    group_id, maintenance_integration_id, route_id, alert_id = ids_
+    what = (
+        "alerts from it are collected here, without escalation"
+        if mode == "maintenance"
+        else "its alerts are grouped as usual, without escalation"
+    )
+    return MaintenanceGroup(
+        group_id=group_id,
+        maintenance_integration_id=maintenance_integration_id,
+        route_id=route_id,
+        alert_id=alert_id,
+        # the reference's two titles: the group's with the seconds, the alert's in words
+        title=f"Maintenance of {name} for {duration}",
+        payload={
+            "title": f"Maintenance of {name} for {humanize_seconds(duration)}",
+            "message": f"{mode.capitalize()} mode started by {actor}: {what} until it ends.",
+        },
+        trace={
+            "source": "maintenance",
+            "maintenance_of": integration.id,
+            "mode": mode,
+            "duration_seconds": duration,
+            "actor": actor,
+        },
+    )
+
+
 async def start_maintenance(
-    redis: Redis, integration: Integration, mode: str, duration: int, now: float
+    redis: Redis, integration: Integration, mode: str, duration: int, now: float, actor: str
 ) -> None:
-    """Put the integration in ``mode`` for ``duration`` seconds (whole seconds from now)."""
-    integration.maintenance_mode = _mode(mode)
+    """Put the integration in ``mode`` for ``duration`` seconds (whole seconds from now) and open
+    its maintenance group with one alert (``ingest.store.maintenance``). A window still recorded
+    (ended, not yet closed by the worker) is ended first."""
+    if integration.maintenance_mode is not None:
+        await end_maintenance(redis, integration, actor)
+    checked = _mode(mode)
+    integration.maintenance_mode = checked
     integration.maintenance_started_at = float(int(now))
     integration.maintenance_end_at = float(int(now) + duration)
-    await integrations_store.save(redis, integration)
+    new_ids = [
+        ids.public_id("I"),
+        await integrations_store.reserve_integration_id(redis),
+        ids.public_id("R"),
+        ids.alert_id(),
+    ]
+    group = _maintenance_group(integration, checked, duration, actor, new_ids)
+    await maintenance_store.open_window(redis, integration, group, now)
 
 
 async def clear_maintenance(redis: Redis, integration: Integration) -> None:

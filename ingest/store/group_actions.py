@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from ingest import lua
 from ingest.lua import Script
 from ingest.store import keys
+from ingest.store.groups import maintained_integration_id
 
 # The scripts live in ``lua/`` beside this module; read once, at import.
 _COMMON = lua.read("ingest.store", "group_common.lua")
@@ -58,7 +59,7 @@ def _index_keys(group: dict[str, str]) -> list[str]:
         keys.RESOLVED_GROUPS,
         keys.open_group(integration_id, route_id, grouping_id),
         keys.last_resolved(integration_id, route_id, grouping_id),
-        keys.maintenance_group(integration_id),
+        keys.maintenance_group(maintained_integration_id(group)),
     ]
 
 
@@ -124,7 +125,7 @@ class GroupActions:
             keys.org_alerts(group.get("org_id", "")),
             keys.open_group(integration_id, route_id, grouping_id),
             keys.last_resolved(integration_id, route_id, grouping_id),
-            keys.maintenance_group(integration_id),
+            keys.maintenance_group(maintained_integration_id(group)),
             keys.group_attached(gid),
             keys.group_attached(group.get("root_id") or gid),
         ]

@@ -19,6 +19,12 @@ def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
+def maintained_integration_id(group: dict[str, str]) -> str:
+    """The integration a maintenance group belongs to: ``maintenance_of`` (its own
+    ``integration_id`` is a maintenance integration's); other groups: their ``integration_id``."""
+    return group.get("maintenance_of") or group.get("integration_id", "")
+
+
 async def get_group(redis: Redis, group_id: str) -> dict[str, str] | None:
     raw = await aw(redis.hgetall(keys.group(group_id)))
     return _decode(raw) if raw else None

@@ -57,11 +57,16 @@ def _index_maintenance(pipe: Pipeline, integration: Integration) -> None:
         pipe.zrem(keys.MAINTENANCE_ENDS, integration.id)
 
 
+def queue_save(pipe: Pipeline, integration: Integration) -> None:
+    """The commands of ``save``, for a transaction that writes more besides."""
+    pipe.set(keys.integration(integration.id), orjson.dumps(integration.to_doc()))
+    pipe.incr(keys.integration_version(integration.id))
+    _index_maintenance(pipe, integration)
+
+
 async def save(redis: Redis, integration: Integration) -> None:
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(keys.integration(integration.id), orjson.dumps(integration.to_doc()))
-        pipe.incr(keys.integration_version(integration.id))
-        _index_maintenance(pipe, integration)
+        queue_save(pipe, integration)
         await pipe.execute()
 
 
