@@ -20,7 +20,7 @@ from ingest.api.body import FORM_TYPES, FileUploadError, is_json_type, parse_jso
 from ingest.api.errors import detail, json_response
 from ingest.link_cache import LinkCache
 from ingest.models import INTEGRATION_TYPES, Integration
-from ingest.queue import ACCEPTED, GONE, LIMIT_INTEGRATION, Enqueuer, EnqueueResult
+from ingest.queue import Enqueuer, EnqueueResult, EnqueueStatus
 from ingest.settings import Rate, parse_rate
 from ingest.store import keys
 
@@ -174,9 +174,9 @@ async def post_link(request: web.Request) -> web.StreamResponse:
                                split(integration, payload))  # fmt: skip
     except Unavailable:
         return unavailable()
-    if result.status == ACCEPTED:
+    if result.status == EnqueueStatus.ACCEPTED:
         return web.Response(body=OK_BODY, content_type="application/json")
-    if result.status == GONE:
+    if result.status == EnqueueStatus.GONE:
         return text(403, NOT_FOUND_TEXT)
     return rate_limited(kind.alertmanager_style, result.status, result.retry_after)
 
@@ -198,21 +198,21 @@ async def enqueue(
         request.app[UNAVAILABLE_LOG].failed(exc)
         raise Unavailable() from exc
     request.app[UNAVAILABLE_LOG].recovered()
-    if result.status == ACCEPTED:
+    if result.status == EnqueueStatus.ACCEPTED:
         ACCEPTED_BY_TYPE[integration.type].inc(len(result.alert_ids))
-    elif result.status == GONE:
+    elif result.status == EnqueueStatus.GONE:
         request.app[LINK_CACHE].forget(token)
     else:
         metrics.RATE_LIMITED.labels(limit_scope(result.status)).inc()
     return result
 
 
-def limit_scope(status: int) -> str:
+def limit_scope(status: EnqueueStatus) -> str:
     """``integration`` or ``organization``: which limit an enqueue status says was hit."""
-    return "integration" if status == LIMIT_INTEGRATION else "organization"
+    return "integration" if status == EnqueueStatus.LIMIT_INTEGRATION else "organization"
 
 
-def rate_limited(alertmanager_style: bool, status: int, retry_after: int) -> web.Response:
+def rate_limited(alertmanager_style: bool, status: EnqueueStatus, retry_after: int) -> web.Response:
     scope = limit_scope(status)
     headers = {"Retry-After": str(retry_after)}
     body = {

@@ -108,6 +108,21 @@ def full_templates(stored: dict[str, Any]) -> dict[str, Any]:
     return templates
 
 
+def merge_templates(stored: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``stored`` templates with ``changes`` applied: a channel's fields merge, ``None`` for a
+    channel clears all its fields, any other key is replaced."""
+    merged = full_templates(stored)
+    for key, value in changes.items():
+        if key in CHANNEL_TEMPLATES:
+            if value is None:
+                merged[key] = {attr: None for attr in CHANNEL_TEMPLATES[key]}
+            else:
+                merged[key].update(value)
+        else:
+            merged[key] = value
+    return merged
+
+
 @dataclass
 class Label:
     key: str

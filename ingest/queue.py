@@ -1,43 +1,92 @@
-"""The hand-off from the api to the workers: arq-compatible jobs written by one Lua script.
+"""The queue contract between the api and the workers, and the one way jobs are written.
 
-A link request costs **one** Redis round trip: the script checks that the link still exists
-(a deleted integration stops accepting at once, on every replica), applies the integration and
-organization rate limits (spending nothing when refused), and writes each alert as an arq job
-(``arq:job:<alert id>`` with the JSON-serialised job, plus the alert id in the queue zset).
-When it returns, Redis has acknowledged every write: the 200 that follows means durable. With
-``ALERT_INGEST_REDIS_MIN_REPLICAS`` >= 1 it returns only once that many replicas confirmed the
-writes (``WAIT``), and raises ``ingest.lua.NotReplicated`` (a ``RedisError``: 503) when they
-did not in time.
+A job is arq's: the key ``arq:job:<alert id>`` (arq's own ``job_key_prefix``) holds the job
+document in JSON (arq's ``serialize_job`` layout: ``f`` the function, ``k`` its keyword arguments,
+``et`` the enqueue time in ms) and the alert id is a member of the queue zset, scored by that
+time. The function is ``process_alert`` (``JOB_NAME``) with the fields of :class:`AlertJob`:
+``alert_id``, ``integration_id``, ``received_at`` (epoch seconds, float) and ``payload``. A job
+waits for a worker at most ``JOB_EXPIRES_MS`` (a week, not arq's default day).
 
-Concurrent requests share round trips (``ingest.batching``): the calls made in one event-loop turn
-go out as one ``EVALSHA`` that runs each call in order and returns one status per call (or an
-error to that caller only); each request awaits its own status, so a 200 still means that
-request's alerts are written. Rate-limit counters and the link check are read once per batch and
-the counters and queue entries written once, at the end of the batch.
+Jobs are written only by ``queue_jobs`` in Lua, with ``SET … NX``: a job already there (queued,
+running, or retrying under the same alert id) is never overwritten. Two scripts use it, batched
+(``ingest.batching``):
 
-The job calls ``process_alert`` (``JOB_NAME``) with keyword arguments ``alert_id``,
-``integration_id``, ``received_at`` (epoch seconds, float) and ``payload``.
+- a **link post** (``Enqueuer.enqueue``) costs one Redis round trip: the script checks that the link
+  still exists (a deleted integration stops accepting at once, on every replica), applies the
+  integration and organization rate limits (spending nothing when refused), and writes each alert
+  as a job under a fresh alert id (an id already in use makes the caller draw longer ones). When
+  it returns, Redis has acknowledged every write: the 200 that follows means durable. With
+  ``ALERT_INGEST_REDIS_MIN_REPLICAS`` >= 1 it returns only once that many replicas confirmed the
+  writes (``WAIT``), and raises ``ingest.lua.NotReplicated`` (a ``RedisError``: 503) when they
+  did not in time; a re-queue waits the same way. Rate-limit counters and the link check are
+  read once per batch and the counters and queue entries written once, at the end of the batch;
+  each request awaits its own status.
+- a **re-queue** (``Enqueuer.requeue``, used by ``dlq replay``) writes given jobs again, with their
+  alert ids kept (so the worker's idempotency holds), without link check or rate limit.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 import orjson
+from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 
 from ingest import ids
 from ingest.batching import BatchedScript
+from ingest.lua import Arg
 from ingest.ratelimit import LUA_FUNCTIONS
 from ingest.settings import Rate
 from ingest.store import keys
 
 JOB_NAME = "process_alert"
-ARQ_JOB_PREFIX = "arq:job:"
-# Jobs wait this long for a worker before arq drops them: a week, not arq's default day.
+ARQ_JOB_PREFIX: str = job_key_prefix
 JOB_EXPIRES_MS = 7 * 86400 * 1000
+
+
+@dataclass(frozen=True)
+class AlertJob:
+    """One queued alert: the keyword arguments of ``process_alert``."""
+
+    alert_id: str
+    integration_id: str
+    received_at: float
+    payload: Any
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "integration_id": self.integration_id,
+            "received_at": self.received_at,
+            "payload": self.payload,
+        }
+
+    def body(self, enqueued_ms: int) -> bytes:
+        """The arq job document (arq's ``serialize_job`` layout, in JSON)."""
+        return orjson.dumps(
+            {"t": None, "f": JOB_NAME, "a": [], "k": self.kwargs(), "et": enqueued_ms}
+        )
+
+
+class EnqueueStatus(IntEnum):
+    """What the link script answered for one request (the numbers are the script's)."""
+
+    GONE = -1
+    ACCEPTED = 0
+    LIMIT_INTEGRATION = 1
+    LIMIT_ORGANIZATION = 2
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    status: EnqueueStatus
+    alert_ids: tuple[str, ...] = ()
+    retry_after: int = 0
+
 
 # Per-batch state, read once and written once per round trip (see ``ingest.batching``).
 _PROLOGUE = (
@@ -45,8 +94,32 @@ _PROLOGUE = (
     + """
 local links = {}
 local queued = {}
+-- Write the ``count`` jobs named by KEYS[first_key..] (ARGV from first_arg: alert id, job
+-- document, ...) unless already there; queue their ids (scored ``now``) at the end of the batch.
+local function queue_jobs(queue, first_key, count, first_arg, ttl, now, KEYS, ARGV)
+  local zadd = queued[queue]
+  if zadd == nil then
+    zadd = {}
+    queued[queue] = zadd
+  end
+  for j = first_key, first_key + count - 1 do
+    local arg = first_arg + (j - first_key) * 2
+    redis.call('SET', KEYS[j], ARGV[arg + 1], 'PX', ttl, 'NX')
+    zadd[#zadd + 1] = now
+    zadd[#zadd + 1] = ARGV[arg]
+  end
+  return count
+end
 """
 )
+_EPILOGUE = """
+rl_flush()
+for queue, zadd in pairs(queued) do
+  for i = 1, #zadd, 1000 do
+    redis.call('ZADD', queue, unpack(zadd, i, math.min(i + 999, #zadd)))
+  end
+end
+"""
 # One call enqueues the alerts of one request.
 # KEYS[1] link key, KEYS[2] queue zset, KEYS[3..4] rate-limit prefixes, KEYS[5..4+n] job keys,
 # KEYS[5+n..4+2n] alert keys
@@ -54,7 +127,7 @@ local queued = {}
 # ARGV[7] job ttl ms, ARGV[8..] alternating alert id, job body
 # An alert id already in use (its job or its alert exists) answers {-2, 0} before anything is
 # written or spent: the caller draws longer ids and calls again.
-_BODY = """
+_LINK_POST = """
 local owner = links[KEYS[1]]
 if owner == nil then
   owner = redis.call('GET', KEYS[1]) or false
@@ -79,58 +152,29 @@ end
 for i = 1, 2 do
   rl_spend(KEYS[2 + i], tonumber(ARGV[2 + 2 * i]), now)
 end
-local ttl = tonumber(ARGV[7])
-local zadd = queued[KEYS[2]]
-if zadd == nil then
-  zadd = {}
-  queued[KEYS[2]] = zadd
-end
-for j = 5, 4 + n do
-  local arg = 8 + (j - 5) * 2
-  redis.call('SET', KEYS[j], ARGV[arg + 1], 'PX', ttl, 'NX')
-  zadd[#zadd + 1] = now
-  zadd[#zadd + 1] = ARGV[arg]
-end
-return {0, n}
+return {0, queue_jobs(KEYS[2], 5, n, 8, tonumber(ARGV[7]), now, KEYS, ARGV)}
 """
-_EPILOGUE = """
-rl_flush()
-for queue, zadd in pairs(queued) do
-  for i = 1, #zadd, 1000 do
-    redis.call('ZADD', queue, unpack(zadd, i, math.min(i + 999, #zadd)))
-  end
-end
+# One call re-queues jobs. KEYS[1] queue zset, KEYS[2..] job keys.
+# ARGV[1] now ms, ARGV[2] job ttl ms, ARGV[3..] alternating alert id, job body
+_REQUEUE = """
+return queue_jobs(KEYS[1], 2, #KEYS - 1, 3, tonumber(ARGV[2]), tonumber(ARGV[1]), KEYS, ARGV)
 """
 
-ID_TAKEN = -2  # internal: answered by drawing longer ids
-GONE = -1
-ACCEPTED = 0
-LIMIT_INTEGRATION = 1
-LIMIT_ORGANIZATION = 2
+_ID_TAKEN = -2  # the link script's answer when an alert id is in use: draw longer ids
 
 
-@dataclass(frozen=True)
-class EnqueueResult:
-    status: int  # ACCEPTED, GONE, LIMIT_INTEGRATION or LIMIT_ORGANIZATION
-    alert_ids: tuple[str, ...] = ()
-    retry_after: int = 0
-
-
-def job_body(
-    alert_id: str, integration_id: str, received_at: float, payload: Any, now_ms: int
-) -> bytes:
-    """The arq job document (arq's ``serialize_job`` layout, in JSON)."""
-    kwargs = {
-        "alert_id": alert_id,
-        "integration_id": integration_id,
-        "received_at": received_at,
-        "payload": payload,
-    }
-    return orjson.dumps({"t": None, "f": JOB_NAME, "a": [], "k": kwargs, "et": now_ms})
+def _jobs_args(jobs: list[AlertJob], now_ms: int) -> tuple[list[Arg], list[Arg]]:
+    """The job keys of ``jobs`` and their (alert id, document) arguments, for ``queue_jobs``."""
+    job_keys: list[Arg] = []
+    args: list[Arg] = []
+    for job in jobs:
+        job_keys.append(ARQ_JOB_PREFIX + job.alert_id)
+        args += [job.alert_id, job.body(now_ms)]
+    return job_keys, args
 
 
 class Enqueuer:
-    """Checks the link and rate limits and enqueues the alerts of one request, atomically."""
+    """Writes alert jobs: those of a link post (checked and rate-limited) and re-queued ones."""
 
     def __init__(
         self,
@@ -142,16 +186,21 @@ class Enqueuer:
         replica_timeout_ms: int = 500,
     ) -> None:
         self.queue_name = queue_name
-        self._script = BatchedScript(
-            redis,
-            _BODY,
-            max_batch=max_batch,
-            prologue=_PROLOGUE,
-            epilogue=_EPILOGUE,
-            max_in_flight=max_in_flight,
-            replicas=replicas,
-            replica_timeout_ms=replica_timeout_ms,
-        )
+
+        def batched(body: str) -> BatchedScript:
+            return BatchedScript(
+                redis,
+                body,
+                max_batch=max_batch,
+                prologue=_PROLOGUE,
+                epilogue=_EPILOGUE,
+                max_in_flight=max_in_flight,
+                replicas=replicas,
+                replica_timeout_ms=replica_timeout_ms,
+            )
+
+        self._link_post = batched(_LINK_POST)
+        self._requeue = batched(_REQUEUE)
 
     async def enqueue(
         self,
@@ -165,47 +214,55 @@ class Enqueuer:
         now_ms = int(received_at * 1000)
         length = 12
         while True:
-            alert_ids = [ids.alert_id(length) for _ in payloads]
-            status, extra = await self._script(
-                self._keys(link_token, integration_id, org_id, alert_ids),
-                self._argv(integration_id, now_ms, received_at, limits, alert_ids, payloads),
+            jobs = [
+                AlertJob(ids.alert_id(length), integration_id, received_at, payload)
+                for payload in payloads
+            ]
+            status, extra = await self._link_post(
+                self._keys(link_token, integration_id, org_id, jobs),
+                self._argv(integration_id, now_ms, limits, jobs),
             )
-            if int(status) != ID_TAKEN or length >= ids.MAX_ID_LENGTH:
+            if int(status) != _ID_TAKEN or length >= ids.MAX_ID_LENGTH:
                 break
             length += 1
-        if int(status) == ACCEPTED:
-            return EnqueueResult(ACCEPTED, tuple(alert_ids))
-        if int(status) == ID_TAKEN:
+        if int(status) == _ID_TAKEN:
             raise RuntimeError(f"every alert id drawn up to {length} characters is taken")
-        if int(status) == GONE:
-            return EnqueueResult(GONE)
-        return EnqueueResult(int(status), retry_after=max(1, -(-int(extra) // 1000)))
+        code = EnqueueStatus(int(status))
+        if code == EnqueueStatus.ACCEPTED:
+            return EnqueueResult(code, tuple(job.alert_id for job in jobs))
+        if code == EnqueueStatus.GONE:
+            return EnqueueResult(code)
+        return EnqueueResult(code, retry_after=max(1, -(-int(extra) // 1000)))
 
     def _keys(
-        self, link_token: str, integration_id: str, org_id: str, alert_ids: list[str]
-    ) -> list[str]:
+        self, link_token: str, integration_id: str, org_id: str, jobs: list[AlertJob]
+    ) -> list[Arg]:
         return [
             keys.link(link_token),
             self.queue_name,
             keys.rate_limit("integration", integration_id),
             keys.rate_limit("organization", org_id),
-            *[ARQ_JOB_PREFIX + a for a in alert_ids],
-            *[keys.alert(a) for a in alert_ids],
+            *[ARQ_JOB_PREFIX + job.alert_id for job in jobs],
+            *[keys.alert(job.alert_id) for job in jobs],
         ]
 
     @staticmethod
     def _argv(
-        integration_id: str,
-        now_ms: int,
-        received_at: float,
-        limits: tuple[Rate, Rate],
-        alert_ids: list[str],
-        payloads: list[Any],
-    ) -> list[Any]:
-        argv: list[Any] = [integration_id, now_ms]
+        integration_id: str, now_ms: int, limits: tuple[Rate, Rate], jobs: list[AlertJob]
+    ) -> list[Arg]:
+        argv: list[Arg] = [integration_id, now_ms]
         for rate in limits:
             argv += [rate.count, rate.period * 1000]
         argv.append(JOB_EXPIRES_MS)
-        for alert_id, payload in zip(alert_ids, payloads, strict=True):
-            argv += [alert_id, job_body(alert_id, integration_id, received_at, payload, now_ms)]
+        for job in jobs:
+            argv += [job.alert_id, job.body(now_ms)]
         return argv
+
+    async def requeue(self, jobs: list[AlertJob]) -> int:
+        """Queue ``jobs`` again under their own alert ids; a job still there is left as it is."""
+        now_ms = int(time.time() * 1000)
+        args: list[Arg] = [now_ms, JOB_EXPIRES_MS]
+        for job in jobs:
+            args += [job.alert_id, job.body(now_ms)]
+        job_keys = [ARQ_JOB_PREFIX + job.alert_id for job in jobs]
+        return int(await self._requeue([self.queue_name, *job_keys], args))

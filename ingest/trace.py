@@ -5,6 +5,8 @@
 - ``active_maintenance(integration, now)``: the maintenance mode in force, or None.
 - ``build_trace(evaluation, decision, mode)``: the trace document (evaluation, route decision,
   maintenance mode), with an over-long grouping key shortened for display.
+- ``decide(integration, routes, payload, ...)``: evaluate the templates, then pick the route: the
+  one function the worker's pipeline and the preview endpoint both run.
 
 ``ingest`` never imports ``worker``; the worker's pipeline can use these so both record the same.
 """
@@ -12,12 +14,20 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from ingest.models import Integration, Route
 from ingest.settings import Settings
-from templates_engine import Evaluation, Limits, RouteDecision, RouteSpec
+from templates_engine import (
+    Evaluation,
+    Limits,
+    RouteDecision,
+    RouteSpec,
+    evaluate_alert,
+    select_route,
+)
 from templates_engine.routing import RoutingType
 
 GROUP_KEY_SHOWN = 1000
@@ -83,3 +93,47 @@ def build_trace(
     trace["route"] = as_plain(decision)
     trace["maintenance_mode"] = mode
     return trace
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the pipeline decides for one payload before it commits: labels, key, signals, route."""
+
+    evaluation: Evaluation
+    routing: RouteDecision
+    route: Route | None  # the chosen route; None only for an integration without any route
+    mode: str | None  # the maintenance mode in force
+
+    def trace(self) -> dict[str, Any]:
+        return build_trace(self.evaluation, self.routing, self.mode)
+
+
+def decide(
+    integration: Integration,
+    routes: Sequence[Route],
+    payload: Any,
+    *,
+    max_labels: int,
+    limits: Limits,
+    now: float,
+    templates: Mapping[str, Any] | None = None,
+    alert_id: str | None = None,
+) -> Decision:
+    """Evaluate the integration's templates (or ``templates``) on ``payload``, then pick the route.
+
+    The worker and the preview endpoint both decide here, so a preview shows what the worker does.
+    """
+    evaluation = evaluate_alert(
+        integration.type,
+        integration.templates if templates is None else templates,
+        payload,
+        static_labels=[(label.key, label.value) for label in integration.labels],
+        dynamic_labels=[(label.key, label.value) for label in integration.dynamic_labels],
+        multi_label_template=integration.alert_group_labels_template,
+        max_labels=max_labels,
+        alert_id=alert_id,
+        limits=limits,
+    )
+    routing = select_route(route_specs(routes), payload, evaluation.labels_dict, limits=limits)
+    route = next((r for r in routes if r.id == routing.route_id), routes[-1] if routes else None)
+    return Decision(evaluation, routing, route, active_maintenance(integration, now))

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from ingest import ids
-from ingest.queue import ARQ_JOB_PREFIX, job_body
+from ingest.queue import ARQ_JOB_PREFIX, AlertJob
 from ingest.settings import Settings
 from ingest.store import keys
 from tests.fuzz_helpers import make_integration
@@ -63,7 +63,9 @@ async def test_alert_queued_with_an_old_id_keeps_working(
     order among new alerts, and found by its id."""
     integration_id, link = await make_integration(client, auth, templates={"grouping_key": "one"})
     received = time.time() - 5
-    old_job = job_body(OLD_ALERT_ID, integration_id, received, {"n": "old"}, int(received * 1000))
+    old_job = AlertJob(OLD_ALERT_ID, integration_id, received, {"n": "old"}).body(
+        int(received * 1000)
+    )
     await redis.set(ARQ_JOB_PREFIX + OLD_ALERT_ID, old_job)
     await redis.zadd(settings.queue_name, {OLD_ALERT_ID: int(received * 1000)})
     assert (await client.post(link, json={"n": "new"})).status == 200

@@ -238,8 +238,8 @@ async def test_f_stopping_maintenance_resolves_its_group_and_attached_ones(
 async def test_f_a_maintenance_window_that_ends_by_itself_is_closed(
     client: Client, auth: dict[str, str], redis: Redis, settings: Settings
 ) -> None:
+    from worker.deps import DEPS, Deps
     from worker.maintenance import expire_maintenance
-    from worker.pipeline import DEPS, Deps
 
     integration = await make(client, auth, "formatted_webhook")
     url = f"/api/v1/integrations/{integration['id']}"

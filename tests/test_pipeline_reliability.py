@@ -20,8 +20,8 @@ from ingest.store import dead_letters
 from tests.conftest import AiohttpClient
 from tests.test_pipeline import make, state
 from tests.worker_helpers import all_groups, drain, events, group_alerts
+from worker.deps import DEPS, Deps
 from worker.heartbeat import check_heartbeats
-from worker.pipeline import DEPS, Deps
 from worker.retention import purge
 from worker.settings import create_worker
 

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from ingest.settings import Settings
 from tests.test_pipeline import make
 from tests.worker_helpers import all_groups, group_alerts
-from worker.pipeline import DEPS, Deps
+from worker.deps import DEPS, Deps
 from worker.settings import create_worker
 
 Client = TestClient[Any, Any]

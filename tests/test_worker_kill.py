@@ -28,7 +28,7 @@ from ingest.store import groups as group_store
 from tests.processes import Service, api, environment, running, wait_ready
 from tests.test_faults import org_groups, setup_integration, wait_processed
 from tests.worker_helpers import events
-from worker.grouping import GroupDecision, Grouper
+from worker.grouping import Commit, GroupDecision, Grouper, Placement
 
 ALERTS = 2000
 CAP = 1000  # alerts kept per group (ALERT_INGEST_MAX_ALERTS_PER_GROUP)
@@ -150,24 +150,16 @@ async def test_worker_killed_mid_burst_stores_every_alert_once(
 
 
 async def commit(grouper: Grouper, alert_id: str) -> GroupDecision:
-    return await grouper.commit(
+    alert = Commit(
         alert_id=alert_id,
-        new_group_id="I" + alert_id,
-        integration_id="C1",
-        route_id="R1",
+        place=Placement("C1", "org1", "R1"),
         grouping_id="k",
-        own_group=False,
-        resolve=False,
-        acknowledge=False,
+        alert_doc=b'{"doc": 1}',
         now=1.0,
         received_at=float(alert_id[1:]),
-        alert_doc=b'{"doc": 1}',
-        config_version=0,
-        max_alerts=2,
-        maintenance_mode=None,
-        new_maintenance_group_id="",
-        group_fields={"org_id": "org1"},
+        new_group_id="I" + alert_id,
     )
+    return await grouper.commit(alert, config_version=0, max_alerts=2)
 
 
 async def test_alert_pushed_out_by_the_cap_is_still_a_duplicate_while_its_job_may_rerun(

@@ -34,7 +34,9 @@ from redis.asyncio import Redis
 
 from ingest.batching import BatchedScript
 from ingest.events import EVENTS_MAXLEN
+from ingest.models import ROUTE_BACKENDS, TEMPLATE_CHANNEL_OF, Route
 from ingest.store import keys
+from templates_engine import ChannelRendering
 
 _SCRIPT = """
 -- KEYS: 1 alert, 2 stream. ARGV: 1 maxlen, 2 group id, 3 alert id, 4 integration, 5 org,
@@ -71,3 +73,48 @@ class EventSender:
         args += [orjson.dumps(data), *types]
         sent = await self._script([keys.alert(alert_id), keys.EVENTS], args)
         return int(sent)
+
+
+def enabled_channels(route: Route) -> dict[str, dict[str, Any]]:
+    """The route's enabled chat destinations: ``slack`` with ``channel_id``, others with ``id``."""
+    out: dict[str, dict[str, Any]] = {}
+    if route.slack.get("enabled"):
+        out["slack"] = {"channel_id": route.slack.get("channel_id")}
+    for backend in ROUTE_BACKENDS:
+        conf = route.backends.get(backend, {})
+        if conf.get("enabled"):
+            out[backend] = {"id": conf.get("id")}
+    return out
+
+
+def template_channels(route: Route) -> list[str]:
+    """The template channels to render for ``route``: ``web`` and each enabled destination's
+    (``mobile_app_critical`` renders with ``mobile_app``'s), each once."""
+    return ["web", *dict.fromkeys(TEMPLATE_CHANNEL_OF.get(d, d) for d in enabled_channels(route))]
+
+
+def event_data(
+    route: Route, mode: str | None, actor: str, rendering: ChannelRendering
+) -> dict[str, Any]:
+    """The ``data`` of an alert's events: route, chain, escalation, and each rendered channel with
+    its destination (``web`` and the route's enabled channels; ``rendering`` has the
+    ``template_channels`` of the route)."""
+    destinations = enabled_channels(route)
+    channels: dict[str, Any] = {}
+    for name in ["web", *destinations]:
+        rendered = rendering.channels[TEMPLATE_CHANNEL_OF.get(name, name)]
+        channels[name] = {
+            **destinations.get(name, {}),
+            "title": rendered.title,
+            "message": rendered.message,
+            "image_url": rendered.image_url,
+        }
+    return {
+        "route_id": route.id,
+        "escalation_chain_id": route.escalation_chain_id,
+        "escalate": mode is None and route.escalation_chain_id is not None,
+        "maintenance_mode": mode,
+        "actor": actor,
+        "source_link": rendering.source_link,
+        "channels": channels,
+    }

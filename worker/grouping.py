@@ -26,26 +26,106 @@ Inside Redis, so it is atomic across any number of worker replicas:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import orjson
 from redis.asyncio import Redis
 
-from ingest import lua
+from ingest import ids, lua
 from ingest.batching import BatchedScript
 from ingest.lua import Arg
-from ingest.queue import ARQ_JOB_PREFIX
+from ingest.models import Integration, Route
+from ingest.queue import ARQ_JOB_PREFIX as JOB_KEY_PREFIX
 from ingest.store import keys
 
 # Read at import; run batched with the concurrent commits of this process.
 _BODY = lua.read("worker", "grouping.lua")
 
 
+GroupResult = Literal[
+    "new_group",
+    "grouped",
+    "acknowledged",
+    "resolved",
+    "maintenance",
+    "duplicate",
+    "stale",
+    "no_group",
+]
+GROUP_RESULTS: tuple[GroupResult, ...] = get_args(GroupResult)
+# Decided before the script: an alert that only acts on an open group found none (nothing stored).
+NO_GROUP: GroupResult = "no_group"
+GROUP_ID_LENGTH = 12  # as ``ids.public_id``
+
+
+def new_group_id() -> str:
+    """A group id as ``ids.public_id("I")`` makes, from one random draw instead of twelve."""
+    number = secrets.randbits(128)  # 12 base-34 digits of it are uniform to within 2**-67
+    chars = []
+    for _ in range(GROUP_ID_LENGTH):
+        number, digit = divmod(number, len(ids.PUBLIC_ID_ALPHABET))
+        chars.append(ids.PUBLIC_ID_ALPHABET[digit])
+    return "I" + "".join(chars)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an alert goes: the integration, its organization and team, and the route."""
+
+    integration_id: str
+    org_id: str
+    route_id: str
+    team_id: str = ""
+
+    @classmethod
+    def of(cls, integration: Integration, route: Route) -> Placement:
+        return cls(integration.id, integration.org_id, route.id, integration.team_id or "")
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One alert for the grouping script: where it goes, its signals, and its stored document.
+
+    ``title`` and ``labels`` (JSON list of ``{"key", "value"}``) are written only on a group the
+    alert opens. ``new_group_id`` names that group; ``new_maintenance_group_id`` the integration's
+    maintenance group when this alert opens it (drawn when needed if left empty).
+    """
+
+    alert_id: str
+    place: Placement
+    grouping_id: str
+    alert_doc: bytes
+    now: float
+    received_at: float
+    title: str = ""
+    labels: str = "[]"
+    own_group: bool = False
+    resolve: bool = False
+    acknowledge: bool = False
+    maintenance_mode: str | None = None
+    new_group_id: str = field(default_factory=new_group_id)
+    new_maintenance_group_id: str = ""
+
+    def group_fields(self) -> dict[str, str]:
+        """The fields a new group starts with (besides ids, counts and times)."""
+        return {
+            "org_id": self.place.org_id,
+            "integration_id": self.place.integration_id,
+            "team_id": self.place.team_id,
+            "route_id": self.place.route_id,
+            "grouping_id": self.grouping_id,
+            "title": self.title,
+            "labels": self.labels,
+        }
+
+
 @dataclass(frozen=True)
 class GroupDecision:
-    """``result``: new_group, grouped, acknowledged, resolved, maintenance, duplicate or stale."""
+    """What the script did with the alert; ``events`` are the event types it owes."""
 
-    result: str
+    result: GroupResult
     group_id: str
     events: tuple[str, ...]
 
@@ -54,58 +134,51 @@ class Grouper:
     def __init__(self, redis: Redis) -> None:
         self._script = BatchedScript(redis, _BODY)
 
-    async def commit(
-        self,
-        *,
-        alert_id: str,
-        new_group_id: str,
-        integration_id: str,
-        route_id: str,
-        grouping_id: str,
-        own_group: bool,
-        resolve: bool,
-        acknowledge: bool,
-        now: float,
-        received_at: float,
-        alert_doc: bytes,
-        config_version: int,
-        max_alerts: int,
-        maintenance_mode: str | None,
-        new_maintenance_group_id: str,
-        group_fields: dict[str, str],
-    ) -> GroupDecision:
+    async def commit(self, commit: Commit, config_version: int, max_alerts: int) -> GroupDecision:
+        """Run the script for ``commit``; ``stale`` when ``config_version`` is no longer current."""
+        c, place = commit, commit.place
         script_keys = [
-            keys.alert(alert_id),
-            keys.open_group(integration_id, route_id, grouping_id),
-            keys.last_resolved(integration_id, route_id, grouping_id),
-            keys.maintenance_group(integration_id),
-            keys.org_groups(group_fields["org_id"]),
+            keys.alert(c.alert_id),
+            keys.open_group(place.integration_id, place.route_id, c.grouping_id),
+            keys.last_resolved(place.integration_id, place.route_id, c.grouping_id),
+            keys.maintenance_group(place.integration_id),
+            keys.org_groups(place.org_id),
             keys.RESOLVED_GROUPS,
-            keys.integration_version(integration_id),
-            keys.org_alerts(group_fields["org_id"]),
+            keys.integration_version(place.integration_id),
+            keys.org_alerts(place.org_id),
         ]
+        maintenance_group_id = c.new_maintenance_group_id
+        if not maintenance_group_id and c.maintenance_mode == "maintenance":
+            maintenance_group_id = new_group_id()
         args: list[Arg] = [
-            alert_id,
-            new_group_id,
-            repr(now),
-            int(received_at * 1000),
-            int(resolve),
-            int(acknowledge),
-            int(own_group),
-            alert_doc,
+            c.alert_id,
+            c.new_group_id,
+            repr(c.now),
+            int(c.received_at * 1000),
+            int(c.resolve),
+            int(c.acknowledge),
+            int(c.own_group),
+            c.alert_doc,
             config_version,
             max_alerts,
             keys.GROUP_PREFIX,
             keys.ALERT_PREFIX,
-            maintenance_mode or "",
-            new_maintenance_group_id,
-            orjson.dumps(group_fields),
-            ARQ_JOB_PREFIX,
+            c.maintenance_mode or "",
+            maintenance_group_id,
+            orjson.dumps(c.group_fields()),
+            JOB_KEY_PREFIX,
             keys.GROUP_ALERTS_SUFFIX,
             keys.GROUP_ATTACHED_SUFFIX,
         ]
         result, group_id, events = await self._script(script_keys, args)
         names = events.decode() if events else ""
         return GroupDecision(
-            result.decode(), group_id.decode(), tuple(filter(None, names.split(",")))
+            _result(result.decode()), group_id.decode(), tuple(filter(None, names.split(",")))
         )
+
+
+def _result(text: str) -> GroupResult:
+    for known in GROUP_RESULTS:
+        if known == text:
+            return known
+    raise ValueError(f"grouping script answered {text!r}")

@@ -14,15 +14,18 @@ import hashlib
 import time
 from typing import Any
 
-import orjson
-
 from ingest import ids
+from ingest.queue import AlertJob
 from ingest.store import keys
 from ingest.store.aio import aw
 from ingest.timefmt import iso
+from templates_engine import ChannelRendering, RenderedChannel
 from worker import metrics
+from worker.commit import alert_doc, commit_alert
 from worker.config_cache import Config
-from worker.pipeline import DEPS, MAX_STALE_RETRIES, Deps, enabled_channels
+from worker.deps import DEPS, Deps
+from worker.events import event_data, template_channels
+from worker.grouping import Commit, Placement
 
 
 def heartbeat_grouping_id(integration_id: str) -> str:
@@ -36,10 +39,41 @@ async def report(deps: Deps, config: Config, last: float, expired: bool) -> str:
     """
     integration = config.integration
     assert integration is not None
-    route = config.routes[-1]
-    alert_id = ids.alert_id()
     now = time.time()
     state = "expired" if expired else "restored"
+    payload: dict[str, Any] = {
+        "heartbeat": state,
+        "integration_id": integration.id,
+        "last_heartbeat_at": iso(last),
+        "timeout_seconds": integration.heartbeat_timeout,
+    }
+    job = AlertJob(ids.alert_id(), integration.id, now, payload)
+    grouping_id = heartbeat_grouping_id(integration.id)
+
+    async def build(config: Config) -> Commit:
+        integration = config.integration
+        assert integration is not None
+        route = config.routes[-1]
+        trace = {"source": "heartbeat", "grouping_key": f"heartbeat:{integration.id}",
+                 "grouping_id": grouping_id, "resolve_signal": not expired,
+                 "route": {"route_id": route.id, "tried": []}}  # fmt: skip
+        return Commit(
+            alert_id=job.alert_id,
+            place=Placement.of(integration, route),
+            grouping_id=grouping_id,
+            alert_doc=alert_doc(job, trace),
+            now=now,
+            received_at=now,
+            title=f"Heartbeat expired: {integration.name}",
+            resolve=not expired,
+        )
+
+    done = await commit_alert(deps, integration.id, build)
+    if done is None:
+        return ""
+    integration = done.config.integration
+    assert integration is not None
+    route = done.config.routes[-1]
     title = f"Heartbeat {state}: {integration.name}"
     message = (
         f"No heartbeat from {integration.name} since {iso(last)} "
@@ -47,71 +81,12 @@ async def report(deps: Deps, config: Config, last: float, expired: bool) -> str:
         if expired
         else f"Heartbeats from {integration.name} resumed at {iso(last)}."
     )
-    payload: dict[str, Any] = {
-        "heartbeat": state,
-        "integration_id": integration.id,
-        "last_heartbeat_at": iso(last),
-        "timeout_seconds": integration.heartbeat_timeout,
-    }
-    grouping_id = heartbeat_grouping_id(integration.id)
-    trace = {"source": "heartbeat", "grouping_key": f"heartbeat:{integration.id}",
-             "grouping_id": grouping_id, "resolve_signal": not expired,
-             "route": {"route_id": route.id, "tried": []}}  # fmt: skip
-    doc = orjson.dumps(
-        {"id": alert_id, "integration_id": integration.id, "received_at": now,
-         "payload": payload, "trace": trace}
-    )  # fmt: skip
-    for _ in range(MAX_STALE_RETRIES):
-        group = await deps.grouper.commit(
-            alert_id=alert_id,
-            new_group_id=ids.public_id("I"),
-            integration_id=integration.id,
-            route_id=route.id,
-            grouping_id=grouping_id,
-            own_group=False,
-            resolve=not expired,
-            acknowledge=False,
-            now=now,
-            received_at=now,
-            alert_doc=doc,
-            config_version=config.version,
-            max_alerts=deps.settings.max_alerts_per_group,
-            maintenance_mode=None,
-            new_maintenance_group_id="",
-            group_fields={
-                "org_id": integration.org_id,
-                "integration_id": integration.id,
-                "team_id": integration.team_id or "",
-                "route_id": route.id,
-                "grouping_id": grouping_id,
-                "title": f"Heartbeat expired: {integration.name}",
-                "labels": "[]",
-            },
-        )
-        if group.result != "stale":
-            break
-        deps.cache.forget(integration.id)
-        config = await deps.cache.get(integration.id)
-        if config.integration is None or config.integration.deleted_at is not None:
-            return ""
-        integration, route = config.integration, config.routes[-1]
-    else:
-        raise RuntimeError("integration configuration changed during every attempt")
-    channels = {
-        name: {**dest, "title": title, "message": message, "image_url": None}
-        for name, dest in {"web": {}, **enabled_channels(route)}.items()
-    }
-    data = {
-        "route_id": route.id,
-        "escalation_chain_id": route.escalation_chain_id,
-        "escalate": route.escalation_chain_id is not None,
-        "maintenance_mode": None,
-        "actor": "heartbeat",
-        "source_link": None,
-        "channels": channels,
-    }
+    rendered = RenderedChannel(title, message, None)
+    rendering = ChannelRendering({name: rendered for name in template_channels(route)})
+    data = event_data(route, None, "heartbeat", rendering)
+    group = done.group
     await deps.events.send_for_alert(
-        alert_id, group.group_id, integration.id, integration.org_id, group.events, data
+        job.alert_id, group.group_id, integration.id, integration.org_id, group.events, data
     )
     return group.group_id
 

@@ -16,9 +16,12 @@ from typing import Any
 
 from arq import Retry
 
+from ingest.queue import AlertJob
 from ingest.store import dead_letters
 from worker import metrics
-from worker.pipeline import DEPS, NO_GROUP, Deps, Job, process
+from worker.deps import DEPS, Deps
+from worker.grouping import NO_GROUP
+from worker.pipeline import process
 
 log = logging.getLogger("worker.jobs")
 MAX_TRIES = 5
@@ -45,7 +48,7 @@ async def process_alert(
     if enqueue_time is not None:
         metrics.QUEUE_WAIT.observe(max(0.0, started - enqueue_time.timestamp()))
     deps: Deps = ctx[DEPS]
-    job = Job(alert_id, integration_id, received_at, payload)
+    job = AlertJob(alert_id, integration_id, received_at, payload)
     job_try = int(ctx.get("job_try", 1))
     context = {"alert_id": alert_id, "integration_id": integration_id, "job_try": job_try}
     try:
@@ -56,13 +59,7 @@ async def process_alert(
             metrics.JOBS_BY_OUTCOME["retried"].inc()
             log.warning("alert failed, will retry", extra={**context, "error": error})
             raise Retry(defer=backoff(job_try, deps.retry_base)) from exc
-        await dead_letters.add(
-            deps.redis,
-            {"alert_id": alert_id, "integration_id": integration_id,
-             "received_at": received_at, "payload": payload},
-            error,
-            job_try,
-        )  # fmt: skip
+        await dead_letters.add(deps.redis, job, error, job_try)
         metrics.JOBS_BY_OUTCOME["dead_lettered"].inc()
         log.error("alert dead-lettered", extra={**context, "error": error})
         return

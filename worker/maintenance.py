@@ -15,7 +15,7 @@ from ingest.domain.groups import end_maintenance
 from ingest.store import integrations as store
 from ingest.store import keys
 from ingest.store.locks import org_lock
-from worker.pipeline import DEPS, Deps
+from worker.deps import DEPS, Deps
 
 ACTOR = "maintenance window ended"
 

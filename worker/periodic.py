@@ -9,9 +9,9 @@ from arq.cron import CronJob, cron
 from ingest.metrics import QUEUE_DEPTH
 from ingest.store import dead_letters, keys
 from worker import metrics
+from worker.deps import DEPS, Deps
 from worker.heartbeat import check_heartbeats
 from worker.maintenance import expire_maintenance
-from worker.pipeline import DEPS, Deps
 from worker.retention import retention
 
 

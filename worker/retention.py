@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from ingest.lua import Script
 from ingest.store import keys
-from worker.pipeline import DEPS, Deps
+from worker.deps import DEPS, Deps
 
 BATCH = 200
 TIME_SLICE = 10.0

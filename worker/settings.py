@@ -26,9 +26,9 @@ from arq.worker import Worker, func
 
 from ingest.queue import JOB_NAME
 from ingest.settings import Settings
+from worker.deps import DEPS, Deps
 from worker.jobs import MAX_TRIES, process_alert
 from worker.periodic import cron_jobs
-from worker.pipeline import DEPS, Deps
 from worker.runner import AlertWorker
 
 JOB_TIMEOUT_S = 20

@@ -20,14 +20,13 @@ from ingest.api.pagination import paginate
 from ingest.api.validation import Errors
 from ingest.domain.groups import MAINTENANCE_MODES, end_maintenance, start_maintenance
 from ingest.models import (
-    CHANNEL_TEMPLATES,
     INTEGRATION_TYPES,
     ROUTE_BACKENDS,
     Integration,
     Label,
     Route,
     default_name,
-    full_templates,
+    merge_templates,
 )
 from ingest.settings import Settings
 from ingest.store import escalation_chains
@@ -154,19 +153,6 @@ async def _check_name_unique(
         raise bad_request("An integration with this name already exists for this team")
 
 
-def _merge_templates(stored: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    merged = full_templates(stored)
-    for key, value in changes.items():
-        if key in CHANNEL_TEMPLATES:
-            if value is None:
-                merged[key] = {attr: None for attr in CHANNEL_TEMPLATES[key]}
-            else:
-                merged[key].update(value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def _apply_route(route: Route, changes: dict[str, Any]) -> None:
     if "escalation_chain_id" in changes:
         route.escalation_chain_id = changes["escalation_chain_id"]
@@ -183,7 +169,7 @@ def _apply(integration: Integration, data: IntegrationInput) -> None:
     for key, value in data.fields.items():
         setattr(integration, key, value)
     if data.templates is not None:
-        integration.templates = _merge_templates(integration.templates, data.templates)
+        integration.templates = merge_templates(integration.templates, data.templates)
     if data.labels is not None:
         integration.labels = data.labels
     if data.dynamic_labels is not None:

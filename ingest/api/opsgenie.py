@@ -43,7 +43,7 @@ from ingest.api.body import parse_json
 from ingest.api.errors import ApiError, json_response
 from ingest.api.validation import type_name
 from ingest.models import Integration
-from ingest.queue import ACCEPTED, GONE
+from ingest.queue import EnqueueStatus
 from ingest.store import groups
 
 TYPE = "opsgenie"
@@ -207,9 +207,9 @@ async def enqueue(
         result = await links.enqueue(request, integration, key, [payload])
     except links.Unavailable:
         raise unavailable(request) from None
-    if result.status == ACCEPTED:
+    if result.status == EnqueueStatus.ACCEPTED:
         return accepted(request)
-    if result.status == GONE:
+    if result.status == EnqueueStatus.GONE:
         raise error(request, 401, "Could not authenticate: unknown key.")
     scope = links.limit_scope(result.status)
     message = f"Rate limit of this {scope} exceeded; retry in {result.retry_after} s."

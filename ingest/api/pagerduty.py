@@ -36,7 +36,7 @@ from ingest.api import context
 from ingest.api.body import parse_json
 from ingest.api.errors import ApiError, json_response
 from ingest.models import Integration
-from ingest.queue import ACCEPTED, GONE, EnqueueResult
+from ingest.queue import EnqueueResult, EnqueueStatus
 from ingest.store import keys
 from ingest.store.change_events import ChangeEvents
 
@@ -224,7 +224,7 @@ def throttled(reason: str, retry_after: int) -> ApiError:
 
 def refused(result: EnqueueResult) -> ApiError:
     """The answer to an enqueue that was not accepted: 429 (rate limit) or 400 (key gone)."""
-    if result.status == GONE:
+    if result.status == EnqueueStatus.GONE:
         return invalid([UNKNOWN_KEY])
     scope = links.limit_scope(result.status)
     reason = f"Rate limit of this {scope} exceeded; retry in {result.retry_after} s."
@@ -241,7 +241,7 @@ async def accept(
         result = await links.enqueue(request, integration, key, [payload])
     except links.Unavailable:
         raise unavailable() from None
-    if result.status != ACCEPTED:
+    if result.status != EnqueueStatus.ACCEPTED:
         raise refused(result)
     body = {"status": "success", "message": "Event processed", "dedup_key": payload["dedup_key"]}
     return json_response(body, 202)

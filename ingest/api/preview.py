@@ -4,8 +4,9 @@ Body ``{"payload": <any JSON>, "templates": {...}}``; ``templates`` (optional) o
 integration's templates in the integration API's shape and is validated like a PUT (400 field
 errors under ``templates``). The answer:
 
-- ``trace``: the trace the worker records (``ingest.trace``): labels, grouping key, signals,
-  template issues, the route decision over the integration's routes, the maintenance mode;
+- ``trace``: the trace the worker records, decided by the same function (``ingest.trace.decide``):
+  labels, grouping key, signals, template issues, the route decision over the integration's
+  routes, the maintenance mode;
 - ``channels``: every channel's rendered ``title``, ``message`` and ``image_url``;
 - ``source_link`` and ``channel_issues`` (templates of channels that failed).
 
@@ -24,10 +25,10 @@ from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
 from ingest.api.errors import field_errors, json_response, not_found
 from ingest.api.integration_input import parse_input
-from ingest.api.integrations import _merge_templates
+from ingest.models import merge_templates
 from ingest.store import integrations as store
-from ingest.trace import active_maintenance, build_trace, route_specs, template_limits
-from templates_engine import evaluate_alert, render_channels, select_route
+from ingest.trace import decide, template_limits
+from templates_engine import render_channels
 
 
 @requires("integrations:read")
@@ -43,20 +44,17 @@ async def preview(request: web.Request) -> web.Response:
     templates = integration.templates
     if "templates" in body:
         changes = parse_input({"templates": body["templates"]}, settings, integration).templates
-        templates = _merge_templates(templates, changes or {})
+        templates = merge_templates(templates, changes or {})
     limits = template_limits(settings)
-    evaluation = evaluate_alert(
-        integration.type,
-        templates,
+    decision = decide(
+        integration,
+        await store.routes_of(redis, integration),
         payload,
-        static_labels=[(label.key, label.value) for label in integration.labels],
-        dynamic_labels=[(label.key, label.value) for label in integration.dynamic_labels],
-        multi_label_template=integration.alert_group_labels_template,
         max_labels=settings.max_labels,
         limits=limits,
+        now=time.time(),
+        templates=templates,
     )
-    routes = await store.routes_of(redis, integration)
-    decision = select_route(route_specs(routes), payload, evaluation.labels_dict, limits=limits)
     rendering = render_channels(
         integration.type,
         templates,
@@ -64,14 +62,13 @@ async def preview(request: web.Request) -> web.Response:
         integration_name=integration.name,
         limits=limits,
     )
-    mode = active_maintenance(integration, time.time())
     channels: dict[str, Any] = {
         name: {"title": r.title, "message": r.message, "image_url": r.image_url}
         for name, r in rendering.channels.items()
     }
     return json_response(
         {
-            "trace": build_trace(evaluation, decision, mode),
+            "trace": decision.trace(),
             "channels": channels,
             "source_link": rendering.source_link,
             "channel_issues": [

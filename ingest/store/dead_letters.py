@@ -1,4 +1,8 @@
-"""The dead-letter list: alert jobs that failed every try, kept with their error for replay."""
+"""The dead-letter list: alert jobs that failed every try, kept with their error for replay.
+
+``replay`` queues an entry's job again exactly as a link post queues one (``ingest.queue``:
+same job document, same alert id, never over a job still there), then removes the entry.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from ingest.queue import ARQ_JOB_PREFIX, JOB_EXPIRES_MS, job_body
+from ingest.queue import AlertJob, Enqueuer
 from ingest.store import keys
 from ingest.store.aio import aw
 
 
-async def add(redis: Redis, job: dict[str, Any], error: str, tries: int) -> None:
-    entry = {**job, "error": error, "tries": tries, "failed_at": time.time()}
+async def add(redis: Redis, job: AlertJob, error: str, tries: int) -> None:
+    entry = {**job.kwargs(), "error": error, "tries": tries, "failed_at": time.time()}
     await aw(redis.rpush(keys.DEAD_LETTERS, orjson.dumps(entry)))
 
 
@@ -29,23 +33,16 @@ async def size(redis: Redis) -> int:
 
 async def replay(redis: Redis, queue_name: str, alert_id: str | None = None) -> list[str]:
     """Re-queue one entry (by alert id) or all; returns the alert ids queued again."""
+    enqueuer = Enqueuer(redis, queue_name)
     replayed: list[str] = []
     for raw in await aw(redis.lrange(keys.DEAD_LETTERS, 0, -1)):
         entry = orjson.loads(raw)
         if alert_id is not None and entry.get("alert_id") != alert_id:
             continue
-        now_ms = int(time.time() * 1000)
-        body = job_body(
-            entry["alert_id"],
-            entry["integration_id"],
-            entry["received_at"],
-            entry["payload"],
-            now_ms,
+        job = AlertJob(
+            entry["alert_id"], entry["integration_id"], entry["received_at"], entry["payload"]
         )
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.set(ARQ_JOB_PREFIX + entry["alert_id"], body, px=JOB_EXPIRES_MS)
-            pipe.zadd(queue_name, {entry["alert_id"]: now_ms})
-            pipe.lrem(keys.DEAD_LETTERS, 1, raw)
-            await pipe.execute()
-        replayed.append(entry["alert_id"])
+        await enqueuer.requeue([job])
+        await aw(redis.lrem(keys.DEAD_LETTERS, 1, raw))
+        replayed.append(job.alert_id)
     return replayed
