@@ -317,3 +317,22 @@ async def test_worker_metrics_count_deliveries(
     ):
         assert name in text, name
     assert FAST.total_timeout == 1.0
+
+
+async def test_later_webhooks_see_earlier_responses_and_new_webhooks_fire_at_once(
+    wh_client: Client, wh_settings: Settings, redis: Redis, auth: dict[str, str]
+) -> None:
+    async def ticket(request: web.Request, n: int) -> web.StreamResponse:
+        return web.json_response({"ticket": 42} if request.path == "/open" else {})
+
+    integ = await webhook(wh_client, auth)
+    async with receiving(ticket) as rx, delivering(redis, wh_settings):
+        opener = await add_webhook(wh_client, auth, url=rx.url + "/open", trigger_type=CREATED)
+        await fire(wh_client, wh_settings, integ, {"k": "a"})  # right after the create
+        await rx.wait_for(1, "/open")
+        chained = '{"ticket": {{ responses["' + opener["id"] + '"].ticket }}}'
+        await add_webhook(wh_client, auth, url=rx.url + "/ack", trigger_type="acknowledge",
+                          forward_all=False, data=chained)  # fmt: skip
+        await fire(wh_client, wh_settings, integ, {"k": "a", "state": "ack"})
+        await rx.wait_for(1, "/ack")
+    assert orjson.loads(rx.on("/ack")[0].body) == {"ticket": 42}

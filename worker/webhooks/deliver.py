@@ -35,17 +35,17 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from ingest.batching import BatchedScript
 from ingest.netguard import IPNetwork
 from ingest.settings import Settings
-from ingest.store import webhooks as store
 from ingest.trace import template_limits
 from ingest.webhook import Webhook
 from worker.webhooks import metrics
 from worker.webhooks.breaker import Breakers
 from worker.webhooks.connector import GuardedConnector, RefusedAddress
 from worker.webhooks.dispatch import WebhookCache
-from worker.webhooks.lanes import Claimed, Lanes
-from worker.webhooks.payload import build, remember_response
+from worker.webhooks.lanes import Claimed, Lanes, Record
+from worker.webhooks.payload import FETCH, build
 from worker.webhooks.request import Prepared, Problem, Skip, prepare
 
 log = logging.getLogger("worker.webhooks")
@@ -143,6 +143,7 @@ class Deliverer:
         self._active: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
         self._retention_s = settings.retention_days * 86400
+        self._fetch = BatchedScript(redis, FETCH)
 
     async def run(self) -> None:
         """Claim due lanes into free slots until cancelled; Redis trouble only pauses."""
@@ -182,25 +183,29 @@ class Deliverer:
                 lane = await self.deliver(lane)
         except (RedisError, OSError) as exc:  # the lease runs out; another try later
             log.warning("webhook lane interrupted", extra={"error": repr(exc)})
+        except Exception:  # a bug: logged; the lease runs out and the lane is tried again
+            log.exception("webhook delivery failed unexpectedly")
 
     async def deliver(self, lane: Claimed) -> Claimed | None:
         """Handle the lane's head; returns the lane's next head when we may go on with it."""
         item = lane.item
         event: dict[str, str] = item["event"]
-        hooks = await self._cache.of_org(event.get("org_id", ""))
-        webhook = hooks.get(item["webhook_id"])
+        org_id = event.get("org_id", "")
+        webhook = (await self._cache.of_org(org_id)).get(item["webhook_id"])
+        if webhook is None:  # created a moment ago? look again before dropping it
+            webhook = (await self._cache.of_org(org_id, fresh=True)).get(item["webhook_id"])
         if webhook is None or not webhook.is_webhook_enabled:
             metrics.DELIVERIES.labels("dropped").inc()
-            return await self._lanes.pop(lane)
+            return await self._lanes.settle(lane, "pop")
         now = time.time()
         blocked = self.breakers.blocked_until(webhook.id, now)
         if blocked is not None:
-            await self._lanes.defer(lane, blocked)
+            await self._lanes.settle(lane, "defer", at=blocked)
             return None
-        payload = await build(self._redis, self._settings, webhook, event)
+        payload = await build(self._fetch, self._settings, webhook, event)
         if payload is None:
             metrics.DELIVERIES.labels("dropped").inc()
-            return await self._lanes.pop(lane)
+            return await self._lanes.settle(lane, "pop")
         item["attempt"] = int(item.get("attempt") or 0) + 1
         item["first_try"] = item.get("first_try") or now
         prepared = prepare(
@@ -213,13 +218,13 @@ class Deliverer:
         )
         if isinstance(prepared, Skip):
             metrics.DELIVERIES.labels("skipped").inc()
-            return await self._lanes.pop(lane)
+            return await self._lanes.settle(lane, "pop")
         if isinstance(prepared, Problem):
             attempt = Attempt(None, "", prepared.text(), 0.0)
             outcome = "refused" if prepared.part == "URL" else "failed"
-            await self._log(webhook, item, payload, prepared, attempt, outcome)
             metrics.DELIVERIES.labels(outcome).inc()
-            return await self._lanes.pop(lane)
+            entry = log_entry(item, payload, prepared, attempt, outcome)
+            return await self._lanes.settle(lane, "pop", Record(entry))
         attempt = await self._send(prepared)
         return await self._settle(lane, webhook, item, payload, prepared, attempt)
 
@@ -235,40 +240,36 @@ class Deliverer:
         now = time.time()
         if attempt.ok:
             self.breakers.success(webhook.id)
-            await self._log(webhook, item, payload, prepared, attempt, "delivered")
-            await remember_response(
-                self._redis, payload["alert_group_id"], webhook.id, attempt.content,
-                self._retention_s,
-            )  # fmt: skip
             metrics.DELIVERIES.labels("delivered").inc()
             recorded = _stream_seconds(item["event"].get("stream_id", ""))
             if recorded is not None:
                 metrics.LATENCY.observe(max(0.0, now - recorded))
-            return await self._lanes.pop(lane)
+            entry = log_entry(item, payload, prepared, attempt, "delivered")
+            remember = attempt.content or " "
+            record = Record(entry, remember=remember, ttl_s=self._retention_s)
+            return await self._lanes.settle(lane, "pop", record)
         if not attempt.retryable:
             if attempt.status is not None:
                 self.breakers.success(webhook.id)  # it answered: the endpoint is alive
             outcome = "refused" if attempt.error.startswith("URL - ") else "failed"
-            await self._log(webhook, item, payload, prepared, attempt, outcome)
             metrics.DELIVERIES.labels(outcome).inc()
-            return await self._lanes.pop(lane)
+            entry = log_entry(item, payload, prepared, attempt, outcome)
+            return await self._lanes.settle(lane, "pop", Record(entry))
         self.breakers.failure(webhook.id, now)
         delay = self._delay(int(item["attempt"]), attempt.retry_after)
         if now + delay - float(item["first_try"]) > self.policy.retry_window:
-            await self._log(webhook, item, payload, prepared, attempt, "dead_lettered")
-            await self._lanes.dead_letter(
-                {**item, "error": attempt.error or f"HTTP {attempt.status}", "failed_at": now}
-            )
             metrics.DELIVERIES.labels("dead_lettered").inc()
             log.warning(
                 "webhook delivery dead-lettered",
                 extra={"webhook_id": webhook.id, "delivery_id": item["delivery_id"]},
             )
-            return await self._lanes.pop(lane)
-        await self._log(webhook, item, payload, prepared, attempt, "retrying")
+            entry = log_entry(item, payload, prepared, attempt, "dead_lettered")
+            dead = {**item, "error": attempt.error or f"HTTP {attempt.status}", "failed_at": now}
+            return await self._lanes.settle(lane, "pop", Record(entry, dead=dead))
         metrics.DELIVERIES.labels("retried").inc()
         metrics.RETRIES.inc()
-        await self._lanes.retry(lane, item, now + delay)
+        entry = log_entry(item, payload, prepared, attempt, "retrying")
+        await self._lanes.settle(lane, "retry", Record(entry), at=now + delay, item=item)
         return None
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
@@ -313,34 +314,33 @@ class Deliverer:
         metrics.REQUEST_DURATION.observe(attempt.duration)
         return attempt
 
-    async def _log(
-        self,
-        webhook: Webhook,
-        item: dict[str, Any],
-        payload: dict[str, Any],
-        prepared: Prepared | Problem,
-        attempt: Attempt,
-        outcome: str,
-    ) -> None:
-        sent = isinstance(prepared, Prepared)
-        body = prepared.body if isinstance(prepared, Prepared) else None
-        entry = {
-            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "url": prepared.url if sent or prepared.url else attempt.error,
-            "request_trigger": prepared.trigger_output if isinstance(prepared, Prepared) else "",
-            "request_headers": shown_headers(prepared.headers) if sent else None,  # type: ignore[union-attr]
-            "request_data": excerpt(body.decode(errors="replace")) if body is not None else None,
-            "status_code": attempt.status,
-            "content": attempt.content or (attempt.error or None),
-            "event_data": excerpt(orjson.dumps(payload).decode()),
-            "event_type": payload["event"]["type"],
-            "delivery_id": item["delivery_id"],
-            "attempt": item["attempt"],
-            "outcome": outcome,
-            "duration_ms": round(attempt.duration * 1000, 3),
-            "error": attempt.error or None,
-        }
-        await store.add_response(self._redis, webhook.id, entry)
+
+def log_entry(
+    item: dict[str, Any],
+    payload: dict[str, Any],
+    prepared: Prepared | Problem,
+    attempt: Attempt,
+    outcome: str,
+) -> dict[str, Any]:
+    """One line of the webhook's responses log (secrets masked, bodies capped)."""
+    sent = isinstance(prepared, Prepared)
+    body = prepared.body if isinstance(prepared, Prepared) else None
+    return {
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "url": prepared.url if sent or prepared.url else attempt.error,
+        "request_trigger": prepared.trigger_output if isinstance(prepared, Prepared) else "",
+        "request_headers": shown_headers(prepared.headers) if sent else None,  # type: ignore[union-attr]
+        "request_data": excerpt(body.decode(errors="replace")) if body is not None else None,
+        "status_code": attempt.status,
+        "content": attempt.content or (attempt.error or None),
+        "event_data": excerpt(orjson.dumps(payload).decode()),
+        "event_type": payload["event"]["type"],
+        "delivery_id": item["delivery_id"],
+        "attempt": item["attempt"],
+        "outcome": outcome,
+        "duration_ms": round(attempt.duration * 1000, 3),
+        "error": attempt.error or None,
+    }
 
 
 def _stream_seconds(stream_id: str) -> float | None:

@@ -57,10 +57,11 @@ class WebhookCache:
         self._max_age = max_age
         self._by_org: dict[str, tuple[int, float, dict[str, Webhook]]] = {}
 
-    async def of_org(self, org_id: str) -> dict[str, Webhook]:
+    async def of_org(self, org_id: str, fresh: bool = False) -> dict[str, Webhook]:
+        """The org's webhooks; ``fresh`` checks the version now, whatever its age."""
         now = time.monotonic()
         cached = self._by_org.get(org_id)
-        if cached is not None and now - cached[1] < self._max_age:
+        if cached is not None and not fresh and now - cached[1] < self._max_age:
             return cached[2]
         version = await store.version(self._redis, org_id)
         if cached is not None and cached[0] == version:
@@ -165,6 +166,6 @@ class Dispatcher:
         triggers = triggers_of_event(event.get("type", ""), escalate)
         if not triggers:
             return []
-        hooks = await self._cache.of_org(org_id)
+        hooks = await self._cache.of_org(org_id, fresh=True)  # a new webhook sees the next event
         integration_id = event.get("integration_id", "")
         return [w for w in hooks.values() if w.fires_on(triggers, integration_id)]

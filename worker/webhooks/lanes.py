@@ -26,8 +26,10 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from ingest.batching import BatchedScript
 from ingest.lua import Script
 from ingest.store import keys
+from ingest.store.webhooks import MAX_RESPONSES
 
 # KEYS: 1 stream, 2 lanes zset. ARGV: 1 consumer group, 2 now ms, 3 lane prefix, 4 number of
 # stream ids n, 5..4+n the ids, then (member, item) pairs. Entries already acknowledged (by a
@@ -68,11 +70,26 @@ end
 return out
 """)
 
-# KEYS: 1 lanes zset, 2 lane. ARGV: 1 member, 2 the head as claimed, 3 action: 'pop' (done with
-# it: return the next head, lease renewed to ARGV[4] ms) | 'retry' (replace the head with ARGV[5],
-# lane due at ARGV[4] ms) | 'defer' (lane due at ARGV[4] ms). A head that changed meanwhile (the
-# lease ran out and another worker took over) is left alone: returns false.
-_SETTLE = Script("""
+# KEYS: 1 lanes zset, 2 lane, 3 webhook doc, 4 its responses log, 5 the group's latest
+# responses, 6 dead letters. ARGV: 1 member, 2 the head as claimed, 3 action: 'pop' (done with it:
+# return the next head, lease renewed to ARGV[4] ms) | 'retry' (replace the head with ARGV[5],
+# lane due at ARGV[4] ms) | 'defer' (lane due at ARGV[4] ms); 6 log entry ('' = none, kept only
+# while the webhook exists), 7 entries kept, 8 webhook id, 9 response to remember ('' = none),
+# 10 its ttl s, 11 dead letter ('' = none). The attempt is recorded even when the head changed
+# meanwhile (the lease ran out and another worker took over), but the lane is then left alone.
+_SETTLE = """
+if ARGV[6] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('LPUSH', KEYS[4], ARGV[6])
+  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[7]) - 1)
+end
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[5], ARGV[8], ARGV[9])
+  redis.call('EXPIRE', KEYS[5], ARGV[10])
+end
+if ARGV[11] ~= '' then
+  redis.call('LPUSH', KEYS[6], ARGV[11])
+  redis.call('LTRIM', KEYS[6], 0, 9999)
+end
 local head = redis.call('LINDEX', KEYS[2], 0)
 if head ~= ARGV[2] then return false end
 local action = ARGV[3]
@@ -89,7 +106,7 @@ end
 if action == 'retry' then redis.call('LSET', KEYS[2], 0, ARGV[5]) end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 return false
-""")
+"""
 
 
 @dataclass
@@ -113,6 +130,7 @@ class Lanes:
     def __init__(self, redis: Redis, lease_s: float) -> None:
         self._redis = redis
         self._lease_ms = int(lease_s * 1000)
+        self._settle = BatchedScript(redis, _SETTLE)  # the lanes that finish together: one trip
 
     async def fan_out(
         self, group: str, stream_ids: list[str], items: list[tuple[str, str, dict[str, Any]]]
@@ -132,25 +150,43 @@ class Lanes:
             for i in range(0, len(flat), 2)
         ]
 
-    async def pop(self, claimed: Claimed) -> Claimed | None:
-        """Done with the head: the lane's next head (still held by us), or None."""
-        args: list[Any] = [claimed.member, claimed.raw, "pop", now_ms() + self._lease_ms, ""]
-        raw = await _SETTLE(self._redis, [keys.WEBHOOK_LANES, claimed.lane], args)
+    async def settle(
+        self, claimed: Claimed, action: str, record: Record | None = None, *,
+        at: float = 0.0, item: dict[str, Any] | None = None,
+    ) -> Claimed | None:  # fmt: skip
+        """Record the attempt (``record``) and move the lane on, in one round trip.
+
+        ``pop``: done with the head; returns the lane's next head (still held by us), or None.
+        ``retry``: try again at ``at`` (epoch seconds) with the updated ``item``. ``defer``: hand
+        the lane back, due at ``at`` (an open circuit breaker).
+        """
+        record = record or Record()
+        due = now_ms() + self._lease_ms if action == "pop" else int(at * 1000)
+        webhook_id = claimed.item["webhook_id"]
+        group_id = claimed.item["event"].get("alert_group_id", "")
+        script_keys = [
+            keys.WEBHOOK_LANES, claimed.lane, keys.webhook(webhook_id),
+            keys.webhook_responses(webhook_id), keys.group_webhook_responses(group_id),
+            keys.WEBHOOK_DEAD_LETTERS,
+        ]  # fmt: skip
+        args: list[Any] = [
+            claimed.member, claimed.raw, action, due, orjson.dumps(item) if item else "",
+            orjson.dumps(record.entry) if record.entry else "", MAX_RESPONSES, webhook_id,
+            record.remember, record.ttl_s, orjson.dumps(record.dead) if record.dead else "",
+        ]  # fmt: skip
+        raw = await self._settle(script_keys, args)
         return Claimed(claimed.member, raw, orjson.loads(raw)) if raw else None
 
-    async def retry(self, claimed: Claimed, item: dict[str, Any], at: float) -> None:
-        """Try the head again at ``at`` (epoch seconds), with its updated ``item``."""
-        args: list[Any] = [claimed.member, claimed.raw, "retry", int(at * 1000), orjson.dumps(item)]
-        await _SETTLE(self._redis, [keys.WEBHOOK_LANES, claimed.lane], args)
 
-    async def defer(self, claimed: Claimed, at: float) -> None:
-        """Hand the lane back, due at ``at`` (an open circuit breaker)."""
-        args: list[Any] = [claimed.member, claimed.raw, "defer", int(at * 1000), ""]
-        await _SETTLE(self._redis, [keys.WEBHOOK_LANES, claimed.lane], args)
+@dataclass
+class Record:
+    """What to write with a settle: the log ``entry``, the response to ``remember`` for the
+    group (for ``ttl_s``), a ``dead`` letter."""
 
-    async def dead_letter(self, entry: dict[str, Any]) -> None:
-        await self._redis.lpush(keys.WEBHOOK_DEAD_LETTERS, orjson.dumps(entry))  # type: ignore[misc]
-        await self._redis.ltrim(keys.WEBHOOK_DEAD_LETTERS, 0, 9999)  # type: ignore[misc]
+    entry: dict[str, Any] | None = None
+    remember: str = ""
+    ttl_s: int = 0
+    dead: dict[str, Any] | None = None
 
 
 def now_ms() -> int:

@@ -22,14 +22,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
 from ingest.api.alert_groups import serialize_group
+from ingest.batching import BatchedScript
 from ingest.settings import Settings
 from ingest.store import keys
 from ingest.webhook import EVENT_TRIGGER, Webhook
-
-RESPONSE_KEPT = 4096
 
 
 def _event_time(stream_id: str) -> str:
@@ -41,28 +39,45 @@ def _person(name: str | None) -> dict[str, Any] | None:
     return None if not name or name == "source" else {"id": None, "username": name, "email": None}
 
 
-def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in raw.items()}
+# KEYS: 1 group, 2 integration, 3 the group's latest webhook responses. ARGV: 1 alert key
+# prefix. Returns the group (flat pairs), the integration document, the responses (flat pairs),
+# the first and the latest alert documents: everything a payload needs, in one round trip.
+FETCH = """
+local group = redis.call('HGETALL', KEYS[1])
+if #group == 0 then return {false, false, false, false, false} end
+local first = redis.call('HGET', KEYS[1], 'first_alert_id')
+local last = redis.call('HGET', KEYS[1], 'last_alert_id')
+local first_doc = first and redis.call('HGET', ARGV[1] .. first, 'doc') or false
+local last_doc = last and redis.call('HGET', ARGV[1] .. last, 'doc') or false
+return {group, redis.call('GET', KEYS[2]), redis.call('HGETALL', KEYS[3]), first_doc, last_doc}
+"""
+
+
+def _raw_pairs(flat: list[bytes] | None) -> list[tuple[str, bytes]]:
+    flat = flat or []
+    return [(flat[i].decode(), flat[i + 1]) for i in range(0, len(flat), 2)]
+
+
+def _pairs(flat: list[bytes]) -> dict[str, str]:
+    return {k: v.decode() for k, v in _raw_pairs(flat)}
 
 
 async def build(
-    redis: Redis, settings: Settings, webhook: Webhook, event: dict[str, str]
+    fetch: BatchedScript, settings: Settings, webhook: Webhook, event: dict[str, str]
 ) -> dict[str, Any] | None:
     """The payload, or None when the alert group no longer exists (deleted meanwhile)."""
     group_id = event.get("alert_group_id", "")
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.hgetall(keys.group(group_id))
-        pipe.get(keys.integration(event.get("integration_id", "")))
-        pipe.hgetall(keys.group_webhook_responses(group_id))
-        raw_group, raw_integration, raw_responses = await pipe.execute()
+    script_keys = [
+        keys.group(group_id),
+        keys.integration(event.get("integration_id", "")),
+        keys.group_webhook_responses(group_id),
+    ]
+    reply = await fetch(script_keys, [keys.ALERT_PREFIX])
+    raw_group, raw_integration, raw_responses, first_doc, last_doc = (reply + [None] * 5)[:5]
     if not raw_group:
         return None
-    group = _decode(raw_group)
+    group = _pairs(raw_group)
     wanted = [group.get("first_alert_id", ""), group.get("last_alert_id", "")]
-    async with redis.pipeline(transaction=False) as pipe:
-        for alert_id in wanted:
-            pipe.hget(keys.alert(alert_id), "doc")
-        first_doc, last_doc = await pipe.execute()
     first = orjson.loads(first_doc) if first_doc else None
     last = orjson.loads(last_doc) if last_doc else None
     if last is not None:
@@ -98,9 +113,7 @@ async def build(
         "alert_group_acknowledged_by": _person(group.get("acknowledged_by")),
         "alert_group_resolved_by": _person(group.get("resolved_by")),
     }
-    responses = {
-        k.decode(): _parsed(v) for k, v in raw_responses.items() if k.decode() != webhook.id
-    }
+    responses = {k: _parsed(v) for k, v in _raw_pairs(raw_responses) if k != webhook.id}
     if responses:
         payload["responses"] = responses
     payload["webhook"] = {"id": webhook.id, "name": webhook.name}
@@ -112,17 +125,6 @@ def _parsed(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return raw.decode(errors="replace")
-
-
-async def remember_response(
-    redis: Redis, group_id: str, webhook_id: str, content: str, ttl_s: int
-) -> None:
-    """Keep the webhook's latest response body for the group (``responses`` in later payloads)."""
-    key = keys.group_webhook_responses(group_id)
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.hset(key, webhook_id, content[:RESPONSE_KEPT])
-        pipe.expire(key, ttl_s)
-        await pipe.execute()
 
 
 def escaped(value: Any) -> Any:
