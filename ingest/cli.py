@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from ingest.dev import run_dev
 from ingest.logs import setup_logging
+from ingest.models import SCOPES
 from ingest.redis_conn import connect
 from ingest.settings import Settings, SettingsError, load_settings
 from ingest.store import dead_letters, tokens
@@ -160,7 +161,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         help="scope (repeatable): integrations:read, integrations:write, alert_groups:read, "
-        "alert_groups:write, or a Grafana alias; default all four",
+        "alert_groups:write, outgoing_webhooks:read, outgoing_webhooks:write, or a Grafana "
+        "alias; default all of them",
     )
     create.add_argument("--name", default="", help="a name shown in lists and audit fields")
     lst = tsub.add_parser("list", help="list tokens (never their secrets)")
@@ -186,12 +188,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if getattr(args, "scope", "absent") is None:
-        args.scope = [
-            "integrations:read",
-            "integrations:write",
-            "alert_groups:read",
-            "alert_groups:write",
-        ]
+        args.scope = list(SCOPES)
     try:
         settings = load_settings(host=getattr(args, "host", None), port=getattr(args, "port", None))
     except SettingsError as exc:
