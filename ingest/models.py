@@ -141,6 +141,9 @@ class Integration:
     created_at: float
     seq: int
     token: str | None = None
+    # The type in the link path when it is not ``type``: an integration imported from OnCall
+    # under a type alert-ingest does not have keeps its senders' URL (see ``ingest.importer``).
+    link_type: str | None = None
     description_short: str | None = None
     team_id: str | None = None
     templates: dict[str, Any] = field(default_factory=empty_templates)

@@ -37,7 +37,7 @@ def serialize(chain: EscalationChain) -> dict[str, Any]:
     return {"id": chain.id, "name": chain.name, "team_id": chain.team_id}
 
 
-def _parse(body: dict[str, Any], name_required: bool) -> dict[str, Any]:
+def parse_chain_input(body: dict[str, Any], name_required: bool) -> dict[str, Any]:
     """The changes a body asks for (``name``, ``team_id``); raises all field errors at once."""
     errors = Errors()
     changes: dict[str, Any] = {}
@@ -84,7 +84,7 @@ async def get_chain(request: web.Request) -> web.Response:
 
 @requires("integrations:write")
 async def create_chain(request: web.Request) -> web.Response:
-    changes = _parse(await read_object(request), name_required=True)
+    changes = parse_chain_input(await read_object(request), name_required=True)
     try:
         chain = await store.create(
             context.redis(request),
@@ -100,7 +100,7 @@ async def create_chain(request: web.Request) -> web.Response:
 @requires("integrations:write")
 async def update_chain(request: web.Request) -> web.Response:
     chain = await _lookup(request)
-    changes = _parse(await read_object(request), name_required=request.method == "PUT")
+    changes = parse_chain_input(await read_object(request), name_required=request.method == "PUT")
     chain.name = changes.get("name", chain.name)
     chain.team_id = changes.get("team_id", chain.team_id)
     try:

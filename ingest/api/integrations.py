@@ -8,32 +8,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from redis.asyncio import Redis
 
-from ingest import ids
+from ingest import integration_writes as writes
 from ingest.api import context
 from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
-from ingest.api.errors import bad_request, detail, field_errors, json_response, not_found
-from ingest.api.integration_input import IntegrationInput, parse_input
+from ingest.api.errors import bad_request, json_response, not_found
+from ingest.api.integration_input import parse_input
 from ingest.api.pagination import paginate
 from ingest.api.validation import Errors
 from ingest.domain.groups import MAINTENANCE_MODES, end_maintenance, start_maintenance
-from ingest.models import (
-    INTEGRATION_TYPES,
-    ROUTE_BACKENDS,
-    Integration,
-    Label,
-    Route,
-    default_name,
-    merge_templates,
-)
+from ingest.integration_writes import integrations_lock
+from ingest.models import ROUTE_BACKENDS, Integration, Route
 from ingest.settings import Settings
-from ingest.store import escalation_chains
 from ingest.store import integrations as store
-from ingest.store.locks import LockBusy, org_lock
 from ingest.timefmt import iso_seconds
-from templates_engine import default_dynamic_labels
 
 MAX_MAINTENANCE_SECONDS = 30 * 86400
 
@@ -41,7 +30,8 @@ MAX_MAINTENANCE_SECONDS = 30 * 86400
 def link_of(integration: Integration, settings: Settings) -> str | None:
     if integration.token is None:
         return None
-    return f"{settings.link_base}/integrations/v1/{integration.type}/{integration.token}/"
+    path_type = integration.link_type or integration.type
+    return f"{settings.link_base}/integrations/v1/{path_type}/{integration.token}/"
 
 
 def route_destinations(route: Route) -> dict[str, Any]:
@@ -143,62 +133,16 @@ async def get_integration(request: web.Request) -> web.Response:
     return await _respond(request, await _lookup(request))
 
 
-async def _check_name_unique(
-    redis: Redis, org_id: str, name: str, team_id: str | None, own_id: str | None
-) -> None:
-    clashes = [
-        i for i in await store.list_live(redis, org_id) if i.name == name and i.team_id == team_id
-    ]
-    if any(i.id != own_id for i in clashes):
-        raise bad_request("An integration with this name already exists for this team")
-
-
-def _apply_route(route: Route, changes: dict[str, Any]) -> None:
-    if "escalation_chain_id" in changes:
-        route.escalation_chain_id = changes["escalation_chain_id"]
-    if "slack" in changes:
-        route.slack = {**route.slack, **changes["slack"]}
-    for backend in ROUTE_BACKENDS:
-        if backend in changes:
-            route.backends[backend] = {**route.backends.get(backend, {}), **changes[backend]}
-
-
-def _apply(integration: Integration, data: IntegrationInput) -> None:
-    if data.name is not None:
-        integration.name = data.name
-    for key, value in data.fields.items():
-        setattr(integration, key, value)
-    if data.templates is not None:
-        integration.templates = merge_templates(integration.templates, data.templates)
-    if data.labels is not None:
-        integration.labels = data.labels
-    if data.dynamic_labels is not None:
-        integration.dynamic_labels = data.dynamic_labels
-
-
-async def _check_chain(redis: Redis, org_id: str, data: IntegrationInput) -> None:
-    """An unknown ``default_route.escalation_chain_id`` is a 400, before anything is written."""
-    chain_id = (data.default_route or {}).get("escalation_chain_id")
-    if chain_id is not None and not await escalation_chains.exists(redis, org_id, chain_id):
-        raise field_errors({"default_route": {"escalation_chain_id": ["Object does not exist"]}})
-
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def one_writer_per_org(handler: Handler) -> Handler:
-    """Run a write under the organization's integrations lock (checks and writes stay together:
-    name uniqueness across replicas, and no lost update between two concurrent PUTs)."""
+    """Run a write under the organization's integrations lock (``integrations_lock``)."""
 
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        name = f"integrations:{api_token(request).org_id}"
-        try:
-            async with org_lock(context.redis(request), name):
-                return await handler(request)
-        except LockBusy:
-            raise detail(503, "Another change of this organization's integrations is in "
-                         "progress; retry.", {"Retry-After": "1"}) from None  # fmt: skip
+        async with integrations_lock(context.redis(request), api_token(request).org_id):
+            return await handler(request)
 
     return wrapper
 
@@ -207,58 +151,17 @@ def one_writer_per_org(handler: Handler) -> Handler:
 @one_writer_per_org
 async def create_integration(request: web.Request) -> web.Response:
     redis, settings = context.redis(request), context.settings(request)
-    org_id = api_token(request).org_id
     data = parse_input(await read_object(request), settings, None)
-    await _check_chain(redis, org_id, data)
-    assert data.type is not None
-    team_id = data.fields.get("team_id")
-    if data.name is not None:
-        await _check_name_unique(redis, org_id, data.name, team_id, None)
-    kind = INTEGRATION_TYPES[data.type]
-    integration_id = await store.reserve_integration_id(redis)
-    seq = await store.next_seq(redis, org_id)
-    integration = Integration(
-        id=integration_id,
-        org_id=org_id,
-        type=data.type,
-        name=data.name or default_name(data.type, seq),
-        created_at=time.time(),
-        seq=seq,
-        token=ids.link_token() if kind.has_link else None,
-        heartbeat_enabled=kind.has_heartbeat,
-        default_route_id=ids.public_id("R"),
-    )
-    _apply(integration, data)
-    if data.dynamic_labels is None:
-        integration.dynamic_labels = [Label(k, v) for k, v in default_dynamic_labels(data.type)]
-    route = Route(
-        id=integration.default_route_id,
-        org_id=org_id,
-        integration_id=integration.id,
-        is_default=True,
-    )
-    _apply_route(route, data.default_route or {})
-    await store.create(redis, integration, route)
+    integration = await writes.create_integration(redis, api_token(request).org_id, data)
     return await _respond(request, integration, 201)
 
 
 @requires("integrations:write")
 @one_writer_per_org
 async def update_integration(request: web.Request) -> web.Response:
-    redis = context.redis(request)
     integration = await _lookup(request)
     data = parse_input(await read_object(request), context.settings(request), integration)
-    await _check_chain(redis, integration.org_id, data)
-    if data.name is not None:
-        team_id = data.fields.get("team_id", integration.team_id)
-        await _check_name_unique(redis, integration.org_id, data.name, team_id, integration.id)
-    if data.default_route:
-        route = await store.get_route(redis, integration.default_route_id)
-        if route is not None:
-            _apply_route(route, data.default_route)
-            await store.save_route(redis, route)
-    _apply(integration, data)
-    await store.save(redis, integration)
+    await writes.update_integration(context.redis(request), integration, data)
     return await _respond(request, integration)
 
 

@@ -17,24 +17,22 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from ingest import ids
+from ingest import integration_writes as writes
 from ingest.api import context
 from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
 from ingest.api.errors import bad_request, json_response, not_found
 from ingest.api.integrations import route_destinations
 from ingest.api.pagination import paginate
-from ingest.api.route_input import INVALID_POSITION, RouteInput, parse_route
+from ingest.api.route_input import parse_route
 from ingest.models import Route
-from ingest.store import escalation_chains as chains
 from ingest.store import integrations as integration_store
 from ingest.store import routes as store
 from templates_engine import Limits
 
 PAGE_SIZE = 25
-MISSING = "Object does not exist"
 
 
 def serialize(route: Route) -> dict[str, Any]:
@@ -66,34 +64,6 @@ async def _lookup(request: web.Request) -> Route:
     return await store.with_position(redis, route)
 
 
-async def _check_references(redis: Redis, org_id: str, data: RouteInput) -> None:
-    """Add field errors for an unknown integration or escalation chain, then raise them all."""
-    integration_id = data.integration_id
-    if integration_id is not None and not await integration_store.get(
-        redis, org_id, integration_id
-    ):
-        data.errors.add(("integration_id",), MISSING)
-    chain = data.escalation_chain_id
-    if chain is not None and not await chains.exists(redis, org_id, chain):
-        data.errors.add(("escalation_chain_id",), MISSING)
-    data.errors.raise_if_any()
-    if data.bad_position:
-        raise bad_request(INVALID_POSITION)
-
-
-def _apply(route: Route, data: RouteInput) -> None:
-    route.routing_type = data.routing_type
-    route.routing_regex = data.routing_regex
-    route.labels = data.labels
-    if data.chain_sent:
-        route.escalation_chain_id = data.escalation_chain_id
-    for name, changes in data.destinations.items():
-        if name == "slack":
-            route.slack = {**route.slack, **changes}
-        else:
-            route.backends[name] = {**route.backends.get(name, {}), **changes}
-
-
 @requires("integrations:read")
 async def list_routes(request: web.Request) -> web.Response:
     redis = context.redis(request)
@@ -120,10 +90,10 @@ async def create_route(request: web.Request) -> web.Response:
     redis = context.redis(request)
     org_id = api_token(request).org_id
     data = parse_route(await read_object(request), None, _limits(request))
-    await _check_references(redis, org_id, data)
+    await writes.check_route_references(redis, org_id, data)
     assert data.integration_id is not None
     route = Route(id=ids.public_id("R"), org_id=org_id, integration_id=data.integration_id)
-    _apply(route, data)
+    writes.apply_route(route, data)
     await store.place(redis, route, data.position, data.manual_order, create=True)
     return json_response(serialize(route), 201)
 
@@ -133,8 +103,8 @@ async def update_route(request: web.Request) -> web.Response:
     redis = context.redis(request)
     route = await _lookup(request)
     data = parse_route(await read_object(request), route, _limits(request))
-    await _check_references(redis, route.org_id, data)
-    _apply(route, data)
+    await writes.check_route_references(redis, route.org_id, data)
+    writes.apply_route(route, data)
     if route.is_default:
         if data.position is not None and data.position != -1:
             route.position = data.position  # alone in its group: -1 (the end) is where it is
