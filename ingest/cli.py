@@ -1,4 +1,4 @@
-"""``alert-ingest`` command line: api, worker, dev, tokens.
+"""``alert-ingest`` command line: api, worker, dev, dlq, tokens, import.
 
 Settings come from ``ALERT_INGEST_*`` variables (see ``ingest.settings``); flags override them.
 A bad value stops the command with one line naming the variable and exit code 2.
@@ -16,6 +16,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from ingest.dev import run_dev
+from ingest.importer import command as import_command
 from ingest.logs import setup_logging
 from ingest.models import SCOPES
 from ingest.redis_conn import connect
@@ -169,6 +170,7 @@ def _parser() -> argparse.ArgumentParser:
     lst.add_argument("--org", default=None, help="only this organization's tokens")
     rev = tsub.add_parser("revoke", help="revoke a token by its id")
     rev.add_argument("token_id")
+    import_command.add_parser(sub)
     return parser
 
 
@@ -182,6 +184,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
     "dev": _dev,
     "dlq": _dlq,
     "tokens": _tokens,
+    "import": import_command.run,
 }
 
 

@@ -148,7 +148,7 @@ async def link_integration(request: web.Request) -> Integration | web.Response:
     if isinstance(found, web.Response):
         return found
     url_type = request.match_info["type"]
-    if url_type != found.type:
+    if url_type != found.type and url_type != found.link_type:
         return text(
             400,
             f"This url is for integration with {title(url_type)}. Key is for {title(found.type)}.",

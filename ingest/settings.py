@@ -29,6 +29,8 @@ Every variable is optional and prefixed ``ALERT_INGEST_``:
 ``WEBHOOK_ALLOWED_NETWORKS``  Comma-separated CIDRs outgoing webhooks may reach although they are
                               loopback, private, link-local... (``ingest.netguard``). Default
                               empty: only public addresses.
+``IMPORT_TOKEN``              OnCall API token for ``alert-ingest import oncall`` when ``--token``
+                              is not given (keeps it off the command line). No default.
 
 An invalid value raises :class:`SettingsError` whose message is one line naming the variable.
 """
@@ -107,6 +109,8 @@ class Settings:
     redis_min_replicas: int = 0
     redis_replica_timeout_ms: int = 500
     webhook_allowed_networks: tuple[IPNetwork, ...] = ()
+    # OnCall API token for ``alert-ingest import oncall`` (so it need not be on the command line)
+    import_token: str | None = dataclasses.field(default=None, repr=False)
     redis_url_from_env: bool = False
 
     @property
@@ -194,6 +198,8 @@ def _convert(field: str, name: str, raw: str) -> Any:
             return parse_networks(raw)
         except ValueError as exc:
             raise SettingsError(f"{PREFIX}{name}: {exc}") from None
+    if field == "import_token":
+        return raw.strip() or None
     if field in ("host", "queue_name"):
         if not raw.strip():
             raise SettingsError(f"{PREFIX}{name}: must not be empty")

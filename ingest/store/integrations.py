@@ -77,6 +77,19 @@ async def index_maintenance(redis: Redis, integration: Integration) -> None:
         await pipe.execute()
 
 
+async def change_token(redis: Redis, integration: Integration, token: str) -> None:
+    """Give the integration another link token; the old one stops answering at once."""
+    old = integration.token
+    integration.token = token
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(keys.integration(integration.id), orjson.dumps(integration.to_doc()))
+        if old:
+            pipe.delete(keys.link(old))
+        pipe.set(keys.link(token), integration.id)
+        pipe.incr(keys.integration_version(integration.id))
+        await pipe.execute()
+
+
 async def soft_delete(redis: Redis, integration: Integration) -> None:
     integration.deleted_at = time.time()
     async with redis.pipeline(transaction=True) as pipe:

@@ -20,6 +20,7 @@ key                                  type    holds
 ``ai:escalation-chain:<id>``         string  EscalationChain document
 ``ai:org:<org>:escalation-chains``   zset    escalation chain ids of the org, score = created ms
 ``ai:org:<org>:chain-names``         hash    escalation chain name -> id (names unique per org)
+``ai:org:<org>:oncall-ids``         hash    OnCall id -> our id of each object imported from OnCall
 ``ai:heartbeats``                    zset    integration id -> epoch seconds of its last heartbeat
 ``ai:rl:<scope>:<subject>:<window>`` string  sliding-window counters (``ingest.ratelimit``)
 ``arq:job:<alert id>``               string  queued alert: arq job, JSON (``ingest.queue``)
@@ -166,6 +167,11 @@ def org_escalation_chains(org_id: str) -> str:
 
 def org_escalation_chain_names(org_id: str) -> str:
     return f"{P}org:{org_id}:chain-names"
+
+
+def org_oncall_ids(org_id: str) -> str:
+    """OnCall id -> our id of every object imported into the org (``alert-ingest import``)."""
+    return f"{ORG_PREFIX}{org_id}:oncall-ids"
 
 
 def lock(name: str) -> str:

@@ -1,0 +1,226 @@
+"""The import plan: for every OnCall object, what happens here and why.
+
+Verbs: ``create`` (new here), ``update`` (imported before, changed in OnCall since), ``unchanged``,
+``skip`` (cannot or should not be imported; the reason says which), ``conflict`` (it would take
+something another of our objects holds: a link token or a name; never overwritten).
+
+Objects are matched by the OnCall id remembered at the previous run (``store.oncall_ids``), so a
+second run updates in place. Escalation chains are also matched by name, so a chain created here
+by hand before the import is used rather than duplicated. Every body is checked with the public
+API's own validation here already, so ``--dry-run`` reports what the real run would refuse.
+``notes`` are things carried only in part (an unsupported type imported as ``webhook``, templates
+of channels we do not have): the object is imported and the run still ends with exit code 3.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ingest.api.errors import ApiError
+from ingest.api.escalation_chains import parse_chain_input
+from ingest.api.integration_input import IntegrationInput, parse_input
+from ingest.importer import bodies
+from ingest.importer.source import TOKEN_RE, Snapshot, SourceIntegration
+from ingest.importer.state import Ours
+from ingest.integration_writes import apply_destinations, apply_integration
+from ingest.models import INTEGRATION_TYPES, Integration, Route
+from ingest.settings import Settings
+
+Verb = Literal["create", "update", "unchanged", "skip", "conflict"]
+Kind = Literal["escalation chain", "integration", "route"]
+DIRECT_PAGING = "direct_paging"
+
+
+@dataclass
+class Action:
+    kind: Kind
+    source_id: str
+    name: str
+    verb: Verb
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+    target_id: str | None = None  # our object, when it exists
+    body: dict[str, Any] = field(default_factory=dict)  # the API body to apply
+    chain: str | None = None  # OnCall id of the escalation chain the body refers to
+    token: str | None = None  # the link token to keep (integrations)
+    link_type: str | None = None
+    default_route: str | None = None  # OnCall id of the integration's default route
+    parent: str | None = None  # OnCall id of the route's integration
+    index: int = 0  # the route's place among its integration's imported routes
+    reorder: bool = False  # the integration's routes must be put back in OnCall's order
+
+    @property
+    def complete(self) -> bool:
+        return self.verb in ("create", "update", "unchanged") and not self.notes
+
+
+@dataclass
+class Plan:
+    chains: list[Action] = field(default_factory=list)
+    integrations: list[Action] = field(default_factory=list)
+    routes: list[Action] = field(default_factory=list)
+
+    def all(self) -> list[Action]:
+        return [*self.chains, *self.integrations, *self.routes]
+
+
+def error_text(exc: ApiError) -> str:
+    """An API error body as one line: ``templates.web.title: Invalid template: ...``."""
+
+    def walk(node: Any, path: str) -> list[str]:
+        if isinstance(node, dict):
+            return [line for key, sub in node.items() for line in walk(sub, f"{path}.{key}")]
+        if isinstance(node, list):
+            return [f"{path.lstrip('.') or 'body'}: {message}" for message in node]
+        return [f"{path.lstrip('.') or 'body'}: {node}"]
+
+    if isinstance(exc.body, dict) and set(exc.body) == {"detail"}:
+        return str(exc.body["detail"])
+    return "; ".join(walk(exc.body, ""))
+
+
+def plan_chains(snapshot: Snapshot, ours: Ours) -> list[Action]:
+    actions: list[Action] = []
+    for source in snapshot.chains:
+        action = Action("escalation chain", source.id, source.name, "create")
+        action.body = {"name": source.name, "team_id": source.team_id}
+        actions.append(action)
+        try:
+            parse_chain_input(action.body, name_required=True)
+        except ApiError as exc:
+            action.verb, action.reason = "skip", error_text(exc)
+            continue
+        existing = ours.chains.get(ours.imported(source.id) or "")
+        holder = ours.chain_named(source.name)
+        if existing is None:
+            if holder is not None:
+                action.verb, action.target_id = "unchanged", holder.id
+                action.reason = "a chain of this name is already here; routes will use it"
+            continue
+        action.target_id = existing.id
+        if holder is not None and holder.id != existing.id:
+            action.verb = "conflict"
+            action.reason = f"renamed in OnCall, but chain {holder.id} here already has the name"
+        elif (existing.name, existing.team_id) == (source.name, source.team_id):
+            action.verb = "unchanged"
+        else:
+            action.verb, action.reason = "update", "name or team changed"
+    return actions
+
+
+def chain_reference(chain: str | None, plan: Plan, notes: list[str], what: str) -> str | None:
+    """Our id for an OnCall chain reference (``PENDING_CHAIN`` if this run creates it)."""
+    if chain is None:
+        return None
+    action = next((a for a in plan.chains if a.source_id == chain), None)
+    if action is None or action.verb in ("skip", "conflict"):
+        notes.append(f"{what}: escalation chain {chain} is not imported; left without a chain")
+        return None
+    return action.target_id or bodies.PENDING_CHAIN
+
+
+def _our_type(source: SourceIntegration, skip_unsupported: bool, action: Action) -> str | None:
+    if source.type == DIRECT_PAGING:
+        action.reason = "OnCall's direct paging integration: it receives no alerts from senders"
+        return None
+    if source.type in INTEGRATION_TYPES:
+        return source.type
+    if skip_unsupported:
+        action.reason = f"type {source.type!r} is not supported here (--skip-unsupported)"
+        return None
+    action.notes.append(
+        f"type {source.type!r} is not supported here: imported as webhook (same link)"
+    )
+    return "webhook"
+
+
+def _link(source: SourceIntegration, our_type: str, action: Action) -> bool:
+    """Choose the link token (and path type) to keep; False when the token is unusable."""
+    if not INTEGRATION_TYPES[our_type].has_link:
+        return True
+    if source.token is None:
+        action.notes.append("it had no link in OnCall; it gets a new one here")
+        return True
+    if not TOKEN_RE.match(source.token):
+        action.verb, action.reason = "skip", "its link token has a shape we cannot keep"
+        return False
+    action.token = source.token
+    action.link_type = source.link_type if source.link_type != our_type else None
+    return True
+
+
+def _changes(existing: Integration, route: Route | None, data: IntegrationInput) -> list[str]:
+    after = copy.deepcopy(existing)
+    apply_integration(after, data)
+    before_doc, after_doc = existing.to_doc(), after.to_doc()
+    changed = [key for key in after_doc if after_doc[key] != before_doc[key]]
+    if route is not None and data.default_route:
+        moved = copy.deepcopy(route)
+        apply_destinations(moved, data.default_route)
+        if moved.to_doc() != route.to_doc():
+            changed.append("default route")
+    return changed
+
+
+def plan_integration(
+    source: SourceIntegration, plan: Plan, ours: Ours, settings: Settings, skip_unsupported: bool
+) -> Action:
+    action = Action("integration", source.id, f"{source.name} ({source.type})", "create")
+    our_type = _our_type(source, skip_unsupported, action)
+    if our_type is None:
+        action.verb = "skip"
+        return action
+    if not _link(source, our_type, action):
+        return action
+    action.chain = source.default_route.get("escalation_chain_id")
+    action.default_route = source.default_route.get("id")
+    chain_id = chain_reference(action.chain, plan, action.notes, "default route")
+    action.body = bodies.integration_body(source, our_type, chain_id, action.notes)
+    if source.has_heartbeat and not INTEGRATION_TYPES[our_type].has_heartbeat:
+        action.notes.append(f"its heartbeat is not carried: {our_type} has none here")
+    try:
+        data = parse_input(action.body, settings, None)
+    except ApiError as exc:
+        action.verb, action.reason = "skip", error_text(exc)
+        return action
+    existing = ours.integrations.get(ours.imported(source.id) or "")
+    owner = ours.token_owners.get(action.token or "")
+    if owner is not None and (existing is None or owner.id != existing.id):
+        holder = (
+            f"integration '{owner.name}' ({owner.id}) here"
+            if owner.org_id == ours.org_id
+            else "an integration of another organization"
+        )
+        action.verb, action.reason = "conflict", f"{holder} already uses its link token"
+        return action
+    clash = next(
+        (
+            i
+            for i in ours.integrations.values()
+            if i.name == source.name and i.team_id == source.team_id
+            and (existing is None or i.id != existing.id)
+        ),
+        None,
+    )  # fmt: skip
+    if clash is not None:
+        action.verb = "conflict"
+        action.reason = f"integration {clash.id} here already has this name"
+        return action
+    if existing is None:
+        return action
+    action.target_id = existing.id
+    if existing.type != our_type:
+        action.verb, action.reason = "skip", f"it is a {existing.type} integration here"
+        return action
+    changed = _changes(existing, ours.default_routes.get(existing.id), data)
+    if chain_id == bodies.PENDING_CHAIN:
+        changed.append("default route")
+    if (existing.token, existing.link_type) != (action.token or existing.token, action.link_type):
+        changed.append("link")
+    if changed:
+        action.verb, action.reason = "update", "changed: " + ", ".join(dict.fromkeys(changed))
+    else:
+        action.verb = "unchanged"
+    return action

@@ -1,0 +1,130 @@
+"""``alert-ingest import oncall`` against an OnCall-shaped API: links keep working, routes route
+as they did, a second run changes nothing, ``--dry-run`` writes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
+
+from ingest.settings import Settings
+from ingest.store import integrations as integration_store
+from ingest.store import oncall_ids
+from tests.conftest import TokenFactory
+from tests.import_helpers import am_payload, run_import, snapshot, standard
+from tests.oncall_fake import FakeOnCall
+from tests.worker_helpers import all_groups, drain
+
+Client = TestClient[Any, Any]
+AiohttpServer = Any
+
+
+async def serve(aiohttp_server: AiohttpServer, fake: FakeOnCall) -> TestServer:
+    server: TestServer = await aiohttp_server(fake.app())
+    return server
+
+
+async def test_import_keeps_links_and_routes_alerts_as_oncall_did(
+    aiohttp_server: AiohttpServer,
+    client: Client,
+    make_token: TokenFactory,
+    redis: Redis,
+    settings: Settings,
+) -> None:
+    auth = await make_token(org="acme")
+    fake = FakeOnCall(page_size=3)
+    seeded = standard(fake)
+    fake.throttle = {3}  # the second page of integrations: 429, Retry-After 1
+    server = await serve(aiohttp_server, fake)
+
+    code, out = await run_import(redis, settings, server)
+
+    assert code == 0, out
+    assert "read 7 integrations" in out and "throttled 1 request" in out
+    assert ("/api/v1/integrations/?page=2&perpage=100", 429) in fake.requests
+    assert "integrations: 7 create" in out and "routes: 4 create" in out
+    assert "escalation chains: 3 create" in out
+    ids = await oncall_ids.load(redis, "acme")
+    am = await integration_store.get(redis, "acme", ids[seeded["am"]["id"]])
+    assert am is not None and am.type == "alertmanager" and am.name == "prod-am"
+    assert am.templates["web"]["title"] == "AM {{ payload.commonLabels.alertname }}"
+    old_link = seeded["am"]["link"]
+    path = old_link.removeprefix("http://oncall.example")
+    listed = await (await client.get(f"/api/v1/integrations/{am.id}/", headers=auth)).json()
+    assert listed["link"] == "http://testserver" + path
+    assert listed["default_route"]["escalation_chain_id"] == ids[seeded["sre"]]
+    routes = await (
+        await client.get(f"/api/v1/routes/?integration_id={am.id}", headers=auth)
+    ).json()
+    assert [(r["routing_type"], r["position"]) for r in routes["results"]] == [
+        ("regex", 0), ("jinja2", 1), ("regex", 2), ("regex", 0)
+    ]  # fmt: skip
+    assert routes["results"][0]["escalation_chain_id"] == ids[seeded["db"]]
+
+    posts = [
+        am_payload("k-db", alertname="Slow", team="db", severity="warning"),
+        am_payload("k-crit", alertname="Down", severity="critical"),
+        am_payload("k-crit", alertname="Down", severity="critical"),
+        am_payload("k-other", alertname="Meh", severity="info"),
+    ]
+    for payload in posts:
+        resp = await client.post(path, json=payload)
+        assert resp.status == 200, await resp.text()
+    assert (await client.get(path + "heartbeat/")).status == 200
+    await drain(settings)
+    groups = {g["route_id"]: g for g in await all_groups(redis, "acme")}
+    assert set(groups) == {
+        ids[seeded["critical"]["id"]],
+        ids[seeded["team_db"]["id"]],
+        am.default_route_id,
+    }
+    assert groups[ids[seeded["critical"]["id"]]]["alerts_count"] == "2"
+
+
+async def test_second_run_changes_nothing_and_dry_run_writes_nothing(
+    aiohttp_server: AiohttpServer, redis: Redis, settings: Settings
+) -> None:
+    fake = FakeOnCall()
+    standard(fake)
+    server = await serve(aiohttp_server, fake)
+    empty = await snapshot(redis)
+    code, out = await run_import(redis, settings, server, dry_run=True)
+    assert code == 0, out
+    assert "integrations: 7 create (planned)" in out and "nothing was written" in out
+    assert await snapshot(redis) == empty
+
+    assert (await run_import(redis, settings, server))[0] == 0
+    before = await snapshot(redis)
+    code, out = await run_import(redis, settings, server)
+    assert code == 0, out
+    assert "integrations: 7 unchanged" in out and "routes: 4 unchanged" in out
+    assert "escalation chains: 3 unchanged" in out
+    assert await snapshot(redis) == before
+
+
+async def test_changes_in_oncall_update_in_place(
+    aiohttp_server: AiohttpServer, redis: Redis, settings: Settings
+) -> None:
+    fake = FakeOnCall()
+    seeded = standard(fake)
+    server = await serve(aiohttp_server, fake)
+    assert (await run_import(redis, settings, server))[0] == 0
+    ids = await oncall_ids.load(redis, "acme")
+    seeded["am"]["name"] = "prod-am renamed"
+    seeded["canary"]["position"] = 0  # now first: the others move down
+    seeded["critical"]["position"], seeded["team_db"]["position"] = 1, 2
+    seeded["team_db"]["routing_regex"] = '{{ payload.commonLabels.team == "dba" }}'
+
+    code, out = await run_import(redis, settings, server)
+
+    assert code == 0, out
+    assert "integrations: 1 update, 6 unchanged" in out and "routes: 3 update, 1 unchanged" in out
+    assert await oncall_ids.load(redis, "acme") == ids  # nothing new was created
+    am = await integration_store.get(redis, "acme", ids[seeded["am"]["id"]])
+    assert am is not None and am.name == "prod-am renamed"
+    routes = [r for r in await integration_store.routes_of(redis, am) if not r.is_default]
+    assert [r.id for r in routes] == [
+        ids[seeded[name]["id"]] for name in ("canary", "critical", "team_db")
+    ]
+    assert routes[2].routing_regex == '{{ payload.commonLabels.team == "dba" }}'
