@@ -9,7 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from ingest import integration_writes as writes
 from ingest.api import context
 from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
@@ -17,8 +16,9 @@ from ingest.api.errors import bad_request, json_response, not_found
 from ingest.api.integration_input import parse_input
 from ingest.api.pagination import paginate
 from ingest.api.validation import Errors
+from ingest.domain import integrations as writes
 from ingest.domain.groups import MAINTENANCE_MODES, end_maintenance, start_maintenance
-from ingest.integration_writes import integrations_lock
+from ingest.domain.integrations import integrations_lock
 from ingest.models import ROUTE_BACKENDS, Integration, Route
 from ingest.settings import Settings
 from ingest.store import integrations as store

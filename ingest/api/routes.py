@@ -19,7 +19,6 @@ from typing import Any
 from aiohttp import web
 
 from ingest import ids
-from ingest import integration_writes as writes
 from ingest.api import context
 from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
@@ -27,6 +26,7 @@ from ingest.api.errors import bad_request, json_response, not_found
 from ingest.api.integrations import route_destinations
 from ingest.api.pagination import paginate
 from ingest.api.route_input import parse_route
+from ingest.domain import integrations as writes
 from ingest.models import Route
 from ingest.store import integrations as integration_store
 from ingest.store import routes as store

@@ -1,7 +1,7 @@
 """Carry out a plan: escalation chains, then integrations, then routes.
 
 Each write goes through the same validation and store functions as the public API
-(``ingest.integration_writes``), under the organization's integrations lock, and the OnCall id of
+(``ingest.domain.integrations``), under the organization's integrations lock, and the OnCall id of
 every object written is remembered at once: a run that stops half way is simply run again. An
 action the store refuses at write time (a name or token taken since the plan was made) becomes a
 ``conflict`` with the reason, and the rest carries on.
@@ -15,11 +15,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from ingest import ids
-from ingest import integration_writes as writes
 from ingest.api.errors import ApiError
 from ingest.api.escalation_chains import parse_chain_input
 from ingest.api.integration_input import parse_input
 from ingest.api.route_input import parse_route
+from ingest.domain import integrations as writes
 from ingest.importer.plan import Action, Plan, error_text
 from ingest.importer.report import counts_line
 from ingest.models import Route

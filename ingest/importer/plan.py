@@ -21,10 +21,10 @@ from typing import Any, Literal
 from ingest.api.errors import ApiError
 from ingest.api.escalation_chains import parse_chain_input
 from ingest.api.integration_input import IntegrationInput, parse_input
+from ingest.domain.integrations import apply_destinations, apply_integration
 from ingest.importer import bodies
 from ingest.importer.source import TOKEN_RE, Snapshot, SourceIntegration
 from ingest.importer.state import Ours
-from ingest.integration_writes import apply_destinations, apply_integration
 from ingest.models import INTEGRATION_TYPES, Integration, Route
 from ingest.settings import Settings
 

@@ -13,11 +13,11 @@ import copy
 
 from ingest.api.errors import ApiError
 from ingest.api.route_input import parse_route
+from ingest.domain.integrations import apply_route
 from ingest.importer import bodies
 from ingest.importer.plan import Action, Plan, chain_reference, error_text
 from ingest.importer.source import Snapshot, SourceRoute
 from ingest.importer.state import Ours
-from ingest.integration_writes import apply_route
 from ingest.models import Route
 from ingest.settings import Settings
 from templates_engine import Limits

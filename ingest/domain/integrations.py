@@ -5,6 +5,9 @@ change and store records through these functions, so an imported integration or 
 and stored exactly like one sent to the API. Callers hold the organization's integrations lock
 (``integrations_lock``) around the checks and the writes: name uniqueness holds across api
 replicas and importers, and two writers cannot lose each other's update.
+
+Inputs are the parsed bodies of ``ingest.api.integration_input`` / ``route_input`` (pure parsers,
+no HTTP); a refusal is raised as ``ingest.api.errors.ApiError``, the answer the handlers give.
 """
 
 from __future__ import annotations
