@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.importer.source import NOT_CARRIED_DESTINATIONS, SourceIntegration, SourceRoute
+from ingest.importer.source import SourceIntegration, SourceRoute
 from ingest.models import BEHAVIOUR_TEMPLATES, CHANNEL_TEMPLATES, ROUTE_BACKENDS
 
 PENDING_CHAIN = "F-pending-import"
@@ -47,7 +47,8 @@ def templates_body(source: dict[str, Any], notes: list[str]) -> dict[str, Any]:
 
 
 def destinations_body(source: dict[str, Any], notes: list[str], what: str) -> dict[str, Any]:
-    """``slack``, ``telegram`` and ``msteams`` of a route; other OnCall destinations are noted."""
+    """A route's destinations we have (``slack``, ``ROUTE_BACKENDS``); others are noted when set
+    (e.g. ``mattermost``)."""
     out: dict[str, Any] = {}
     slack = source.get("slack")
     if isinstance(slack, dict):
@@ -58,10 +59,10 @@ def destinations_body(source: dict[str, Any], notes: list[str], what: str) -> di
             out[backend] = {k: sent[k] for k in ("id", "enabled") if k in sent}
     used = [
         name
-        for name in NOT_CARRIED_DESTINATIONS
-        if isinstance(source.get(name), dict)
-        and (source[name].get("enabled") or source[name].get("id"))
-    ]
+        for name, sent in source.items()
+        if name != "slack" and name not in ROUTE_BACKENDS and isinstance(sent, dict)
+        and set(sent) <= {"id", "enabled"} and (sent.get("enabled") or sent.get("id"))
+    ]  # fmt: skip
     if used:
         notes.append(f"{what}: notifications to {', '.join(used)} are not carried")
     return out

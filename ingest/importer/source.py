@@ -16,8 +16,6 @@ from ingest.importer.client import OnCallClient, OnCallError
 # OnCall's link: {BASE_URL}/integrations/v1/{type}/{token}/ (25 characters of [A-Za-z0-9]).
 LINK_RE = re.compile(r"/integrations/v1/(?P<type>[A-Za-z0-9_]+)/(?P<token>[^/]+)/?$")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9]{16,64}$")
-# chat destinations of a route in OnCall besides slack/telegram (reported when set, not carried)
-NOT_CARRIED_DESTINATIONS = ("mobile_app", "mobile_app_critical", "email", "webhook", "mattermost")
 
 
 def _str(value: Any) -> str | None:
