@@ -30,7 +30,7 @@ class Service:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "ingest.cli", *self.args],
+                [sys.executable, "-m", "alert_ingest.cli", *self.args],
                 env=self.env,
                 stdout=out,
                 stderr=out,

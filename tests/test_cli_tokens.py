@@ -15,7 +15,7 @@ from ingest.store import tokens
 async def cli(server: EmbeddedRedis, *args: str) -> tuple[int, str, str]:
     env = {**os.environ, "ALERT_INGEST_REDIS_URL": server.url}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ingest.cli", "tokens", *args, env=env,
+        sys.executable, "-m", "alert_ingest.cli", "tokens", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await proc.communicate()

@@ -37,7 +37,7 @@ async def test_dev_mode_end_to_end(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALERT_INGEST_")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ingest.cli", "dev", "--port", str(port),
+        sys.executable, "-m", "alert_ingest.cli", "dev", "--port", str(port),
         "--data-dir", str(tmp_path / "data"),
         cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL, start_new_session=True,

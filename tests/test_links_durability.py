@@ -87,3 +87,24 @@ async def test_every_200_survives_a_redis_kill_mid_stream(
     accepted = {n for n, code in answers.items() if code == 200}
     assert accepted <= queued, sorted(accepted - queued)[:10]
     await redis.aclose()
+
+
+async def test_public_api_answers_503_with_retry_after_while_redis_is_down(
+    aiohttp_client: AiohttpClient, own_redis_server: EmbeddedRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, _, redis = await setup_link(aiohttp_client, own_redis_server)
+    _, secret = await tokens.create_token(redis, "org1", ALL_SCOPES)
+    auth = {"Authorization": secret}
+    assert (await client.get("/api/v1/integrations/", headers=auth)).status == 200
+    own_redis_server.stop()
+    for path in ("/api/v1/integrations/", "/api/v1/alert_groups/", "/api/v1/alerts/"):
+        resp = await client.get(path, headers=auth)
+        assert resp.status == 503, path
+        assert int(resp.headers["Retry-After"]) > 0
+        assert "detail" in await resp.json()
+    outage_lines = [r for r in caplog.records if r.getMessage().startswith("redis unavailable")]
+    assert len(outage_lines) == 1
+    own_redis_server.start()
+    assert (await client.get("/api/v1/integrations/", headers=auth)).status == 200
+    assert [r for r in caplog.records if r.getMessage() == "redis available again"]
+    await redis.aclose()

@@ -102,7 +102,7 @@ async def test_events_failing_after_the_group_commit_are_sent_once_on_retry(
 
 async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ingest.cli", *args, env=env, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-m", "alert_ingest.cli", *args, env=env, stdout=asyncio.subprocess.PIPE
     )
     out, _ = await proc.communicate()
     return await proc.wait(), out.decode()

@@ -68,7 +68,7 @@ def test_sentinel_url_is_accepted() -> None:
 def test_the_process_stops_with_one_line() -> None:
     env = {"ALERT_INGEST_RATE_LIMIT_API": "fast", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "api"], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "alert_ingest.cli", "api"], env=env, capture_output=True, text=True,
         timeout=30,
     )  # fmt: skip
     assert done.returncode == 2

@@ -14,7 +14,6 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
-from ingest import links
 from ingest.api import (
     alert_groups,
     alerts,
@@ -22,6 +21,7 @@ from ingest.api import (
     escalation_chains,
     health,
     integrations,
+    links,
     openapi,
     opsgenie,
     pagerduty,
@@ -29,7 +29,7 @@ from ingest.api import (
     routes,
     webhooks,
 )
-from ingest.api.errors import error_middleware
+from ingest.api.errors import UNAVAILABLE_LOG, UnavailableLog, error_middleware
 from ingest.link_cache import LinkCache
 from ingest.metrics import QUEUE_DEPTH, metrics_handler, metrics_middleware
 from ingest.queue import Enqueuer
@@ -59,7 +59,7 @@ def create_app(settings: Settings, redis: Redis | None = None) -> web.Applicatio
         middlewares=[metrics_middleware, error_middleware], client_max_size=settings.max_body_bytes
     )
     app[context.SETTINGS] = settings
-    app[links.UNAVAILABLE_LOG] = links.UnavailableLog()
+    app[UNAVAILABLE_LOG] = UnavailableLog()
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         own = redis is None

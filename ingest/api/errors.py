@@ -1,18 +1,25 @@
 """Domain errors mapped one-to-one to HTTP answers, and the middleware that applies the mapping.
 
-Handlers raise; they never build error responses themselves. Anything unexpected becomes a JSON
-500 without a traceback (the traceback goes to the log), and aiohttp's own 404/405/413 become the
-same JSON shapes as ours.
+Handlers raise; they never build error responses themselves. Redis unreachable (``RedisError``,
+``OSError``, or :class:`Unavailable` raised after logging it) becomes ``503`` with
+``Retry-After`` on every endpoint, links and public API alike, logged once per outage rather than
+once per request (``UnavailableLog``). Anything else unexpected becomes a JSON 500 without a
+traceback (the traceback goes to the log), and aiohttp's own 404/405/413 become the same JSON
+shapes as ours.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from aiohttp import web
+from redis.exceptions import RedisError
+
+from ingest import metrics
 
 log = logging.getLogger("ingest.api")
 
@@ -73,13 +80,61 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Re
     return json_response({"detail": message}, exc.status, headers)
 
 
+RETRY_AFTER_UNAVAILABLE = "5"
+
+
+class UnavailableLog:
+    """Logs one line when Redis starts failing and one when it recovers, not one per request."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.since = 0.0
+
+    def failed(self, exc: BaseException) -> None:
+        if self.failures == 0:
+            self.since = time.time()
+            log.error("redis unavailable; answering 503", extra={"error": type(exc).__name__})
+        self.failures += 1
+
+    def recovered(self) -> None:
+        if self.failures:
+            log.warning(
+                "redis available again",
+                extra={
+                    "failed_requests": self.failures,
+                    "seconds": round(time.time() - self.since, 1),
+                },
+            )
+            self.failures = 0
+
+
+UNAVAILABLE_LOG = web.AppKey("unavailable_log", UnavailableLog)
+
+
+def unavailable() -> web.Response:
+    """Redis did not answer: 503 with ``Retry-After``, so senders and clients try again."""
+    return json_response(
+        {"detail": "Temporarily unable to reach storage; retry later."},
+        503,
+        {"Retry-After": RETRY_AFTER_UNAVAILABLE},
+    )
+
+
+REDIS_ERRORS = (RedisError, OSError)
+
+
+class Unavailable(Exception):
+    """Redis did not answer and the failure is logged: answer 503 with ``Retry-After``."""
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    outage = request.app[UNAVAILABLE_LOG]
     try:
-        return await handler(request)
+        response = await handler(request)
     except ApiError as exc:
         return json_response(exc.body, exc.status, exc.headers)
     except web.HTTPException as exc:
@@ -88,9 +143,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.content_type == "application/json":
             raise
         return _from_http_exception(exc, request)
+    except (Unavailable, *REDIS_ERRORS) as exc:
+        if not isinstance(exc, Unavailable):
+            outage.failed(exc)
+        if metrics.handler_kind(request) in ("link", "heartbeat"):
+            metrics.ENQUEUE_FAILURES.inc()
+        return unavailable()
     except Exception:
         # the route's pattern, not the path: a link path carries the integration's secret token
         route = request.match_info.route.resource
         path = route.canonical if route is not None else "(no route)"
         log.exception("unhandled error", extra={"path": path, "method": request.method})
         return json_response({"detail": "Internal server error."}, 500)
+    if outage.failures:
+        outage.recovered()
+    return response

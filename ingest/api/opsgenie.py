@@ -37,10 +37,16 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ingest import links
-from ingest.api import context
+from ingest.api import context, links
 from ingest.api.body import parse_json
-from ingest.api.errors import ApiError, json_response
+from ingest.api.errors import (
+    REDIS_ERRORS,
+    RETRY_AFTER_UNAVAILABLE,
+    UNAVAILABLE_LOG,
+    ApiError,
+    Unavailable,
+    json_response,
+)
 from ingest.api.validation import type_name
 from ingest.models import Integration
 from ingest.queue import EnqueueStatus
@@ -191,13 +197,13 @@ async def authenticate(request: web.Request) -> tuple[Integration, str]:
 async def _find(request: web.Request, key: str) -> Integration | None:
     try:
         return await links.find_integration(request, key)
-    except links.Unavailable:
+    except Unavailable:
         raise unavailable(request) from None
 
 
 def unavailable(request: web.Request) -> ApiError:
     message = "Temporarily unable to accept requests; retry later."
-    return error(request, 503, message, headers={"Retry-After": links.RETRY_AFTER_UNAVAILABLE})
+    return error(request, 503, message, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE})
 
 
 async def enqueue(
@@ -205,7 +211,7 @@ async def enqueue(
 ) -> web.Response:
     try:
         result = await links.enqueue(request, integration, key, [payload])
-    except links.Unavailable:
+    except Unavailable:
         raise unavailable(request) from None
     if result.status == EnqueueStatus.ACCEPTED:
         return accepted(request)
@@ -243,8 +249,8 @@ async def alias_of(request: web.Request, integration: Integration, identifier: s
         if group.get("resolved_at") or not group.get("last_alert_id"):
             return None
         found = await groups.alerts(redis, [group["last_alert_id"]])
-    except links.REDIS_ERRORS as exc:
-        request.app[links.UNAVAILABLE_LOG].failed(exc)
+    except REDIS_ERRORS as exc:
+        request.app[UNAVAILABLE_LOG].failed(exc)
         raise unavailable(request) from None
     payload = found[0].get("payload") if found else None
     alias = payload.get("alias") if isinstance(payload, dict) else None

@@ -31,10 +31,16 @@ from typing import Any
 
 from aiohttp import web
 
-from ingest import links
-from ingest.api import context
+from ingest.api import context, links
 from ingest.api.body import parse_json
-from ingest.api.errors import ApiError, json_response
+from ingest.api.errors import (
+    REDIS_ERRORS,
+    RETRY_AFTER_UNAVAILABLE,
+    UNAVAILABLE_LOG,
+    ApiError,
+    Unavailable,
+    json_response,
+)
 from ingest.models import Integration
 from ingest.queue import EnqueueResult, EnqueueStatus
 from ingest.store import keys
@@ -193,7 +199,7 @@ async def integration_of(request: web.Request, key: str) -> Integration:
     """The ``pagerduty`` integration whose link token is ``key``; else 400 (or 503)."""
     try:
         found = await links.find_integration(request, key)
-    except links.Unavailable:
+    except Unavailable:
         raise unavailable() from None
     if found is None:
         raise invalid([UNKNOWN_KEY])
@@ -206,7 +212,7 @@ def unavailable() -> ApiError:
     return ApiError(
         503,
         {"status": "unavailable", "message": "Temporarily unable to accept events; retry later."},
-        {"Retry-After": links.RETRY_AFTER_UNAVAILABLE},
+        {"Retry-After": RETRY_AFTER_UNAVAILABLE},
     )
 
 
@@ -239,7 +245,7 @@ async def accept(
         payload["dedup_key"] = uuid.uuid4().hex
     try:
         result = await links.enqueue(request, integration, key, [payload])
-    except links.Unavailable:
+    except Unavailable:
         raise unavailable() from None
     if result.status != EnqueueStatus.ACCEPTED:
         raise refused(result)
@@ -291,8 +297,8 @@ async def enqueue_change(request: web.Request) -> web.Response:
         stored = verdict.allowed and await request.app[CHANGE_EVENTS].add(
             integration.id, key, event
         )
-    except links.REDIS_ERRORS as exc:
-        request.app[links.UNAVAILABLE_LOG].failed(exc)
+    except REDIS_ERRORS as exc:
+        request.app[UNAVAILABLE_LOG].failed(exc)
         raise unavailable() from None
     if not verdict.allowed:
         raise throttled(

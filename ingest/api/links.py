@@ -1,79 +1,53 @@
 """The integration link endpoints: where monitoring systems POST alerts.
 
 ``POST /integrations/v1/<type>/<token>/`` answers ``200 "Ok."`` only after Redis acknowledged
-the enqueue (see ``ingest.queue``); every other outcome is one row of ``spec/ingest.md``'s table.
-No template is rendered here.
+the enqueue (see ``ingest.queue``). No template is rendered here. The other answers:
+
+- unknown or deleted token: ``403`` text ``Integration key was not found. Permission denied.``;
+- the URL's type differs from the integration's: ``400`` naming both types;
+- a file upload, malformed JSON or no payload: ``400``; an unsupported content type: ``415``;
+  a body over ``ALERT_INGEST_MAX_BODY_BYTES``: ``413``;
+- an Alertmanager-style type with a body that is not a JSON object: ``400``;
+- a rate limit (integration, then organization) exceeded: ``429`` with ``Retry-After``, or ``503``
+  for Alertmanager-style senders, which drop a notification answered with a 4xx;
+- Redis unreachable: ``503`` with ``Retry-After`` (``ingest.api.errors``), never a false ``200``.
+
+The PagerDuty and Opsgenie dialects (``ingest.api.pagerduty``, ``ingest.api.opsgenie``) share
+``find_integration``, ``link_integration`` and ``enqueue``.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from ingest import metrics
 from ingest.api import context
 from ingest.api.body import FORM_TYPES, FileUploadError, is_json_type, parse_json, read_form
-from ingest.api.errors import detail, json_response
+from ingest.api.errors import (
+    REDIS_ERRORS,
+    UNAVAILABLE_LOG,
+    Unavailable,
+    detail,
+    json_response,
+)
 from ingest.link_cache import LinkCache
 from ingest.models import INTEGRATION_TYPES, Integration
 from ingest.queue import Enqueuer, EnqueueResult, EnqueueStatus
 from ingest.settings import Rate, parse_rate
 from ingest.store import keys
 
-log = logging.getLogger("ingest.links")
-
 LINK_CACHE = web.AppKey("link_cache", LinkCache)
 ENQUEUER = web.AppKey("enqueuer", Enqueuer)
 NOT_FOUND_TEXT = "Integration key was not found. Permission denied."
-RETRY_AFTER_UNAVAILABLE = "5"
 OK_BODY = b'"Ok."'
-REDIS_ERRORS = (RedisError, OSError)
 ACCEPTED_BY_TYPE = {kind: metrics.ALERTS_ACCEPTED.labels(kind) for kind in INTEGRATION_TYPES}
-
-
-class UnavailableLog:
-    """Logs one line when Redis starts failing and one when it recovers, not one per request."""
-
-    def __init__(self) -> None:
-        self.failures = 0
-        self.since = 0.0
-
-    def failed(self, exc: BaseException) -> None:
-        metrics.ENQUEUE_FAILURES.inc()
-        if self.failures == 0:
-            self.since = time.time()
-            log.error("redis unavailable; answering 503", extra={"error": type(exc).__name__})
-        self.failures += 1
-
-    def recovered(self) -> None:
-        if self.failures:
-            log.warning(
-                "redis available again",
-                extra={
-                    "failed_requests": self.failures,
-                    "seconds": round(time.time() - self.since, 1),
-                },
-            )
-            self.failures = 0
-
-
-UNAVAILABLE_LOG = web.AppKey("unavailable_log", UnavailableLog)
 
 
 def text(status: int, body: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=status, text=body, headers=headers)
-
-
-def unavailable() -> web.Response:
-    return json_response(
-        {"detail": "Temporarily unable to accept alerts; retry later."},
-        503,
-        {"Retry-After": RETRY_AFTER_UNAVAILABLE},
-    )
 
 
 def title(slug: str) -> str:
@@ -81,24 +55,17 @@ def title(slug: str) -> str:
     return kind.title if kind else slug
 
 
-class Unavailable(Exception):
-    """Redis did not answer: the caller answers 503 with ``Retry-After`` (logged once per burst)."""
-
-
 async def find_integration(request: web.Request, token: str) -> Integration | None:
     """The live integration of a link token (cached briefly); raises :class:`Unavailable`."""
     try:
         return await request.app[LINK_CACHE].get(token)
-    except (RedisError, OSError) as exc:
+    except REDIS_ERRORS as exc:
         request.app[UNAVAILABLE_LOG].failed(exc)
         raise Unavailable() from exc
 
 
 async def _integration(request: web.Request) -> Integration | web.Response:
-    try:
-        found = await find_integration(request, request.match_info["token"])
-    except Unavailable:
-        return unavailable()
+    found = await find_integration(request, request.match_info["token"])  # Unavailable: 503
     if found is None:
         return text(403, NOT_FOUND_TEXT)
     return found
@@ -169,11 +136,8 @@ async def post_link(request: web.Request) -> web.StreamResponse:
     kind = INTEGRATION_TYPES[integration.type]
     if kind.alertmanager_style and not isinstance(payload, dict):
         return json_response({"detail": "Payload must be a JSON object"}, 400)
-    try:
-        result = await enqueue(request, integration, request.match_info["token"],
-                               split(integration, payload))  # fmt: skip
-    except Unavailable:
-        return unavailable()
+    token = request.match_info["token"]
+    result = await enqueue(request, integration, token, split(integration, payload))
     if result.status == EnqueueStatus.ACCEPTED:
         return web.Response(body=OK_BODY, content_type="application/json")
     if result.status == EnqueueStatus.GONE:
@@ -194,10 +158,9 @@ async def enqueue(
         result = await request.app[ENQUEUER].enqueue(
             integration.org_id, integration.id, token, limits_of(integration, request), payloads
         )
-    except (RedisError, OSError) as exc:
+    except REDIS_ERRORS as exc:
         request.app[UNAVAILABLE_LOG].failed(exc)
         raise Unavailable() from exc
-    request.app[UNAVAILABLE_LOG].recovered()
     if result.status == EnqueueStatus.ACCEPTED:
         ACCEPTED_BY_TYPE[integration.type].inc(len(result.alert_ids))
     elif result.status == EnqueueStatus.GONE:
@@ -241,11 +204,7 @@ async def heartbeat(request: web.Request) -> web.StreamResponse:
         return found
     if not found.heartbeat_enabled:
         return json_response({"detail": "This integration type has no heartbeat."}, 404)
-    try:
-        await context.redis(request).zadd(keys.HEARTBEATS, {found.id: time.time()})
-    except (RedisError, OSError) as exc:
-        request.app[UNAVAILABLE_LOG].failed(exc)
-        return unavailable()
+    await context.redis(request).zadd(keys.HEARTBEATS, {found.id: time.time()})
     if request.method == "GET":
         return json_response(":)")  # OnCall's answer, JSON-encoded: pingers decode it
     return text(200, "")

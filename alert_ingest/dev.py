@@ -99,7 +99,7 @@ def run_dev(settings: Settings, data_dir: str) -> int:
     env[PREFIX + "REDIS_URL"] = redis_url
     env[PREFIX + "PORT"] = str(settings.port)
     metrics_port = free_port()
-    command = [sys.executable, "-m", "ingest.cli"]
+    command = [sys.executable, "-m", "alert_ingest.cli"]
     children = [
         subprocess.Popen([*command, "api"], env=env),
         subprocess.Popen([*command, "worker", "--metrics-port", str(metrics_port)], env=env),

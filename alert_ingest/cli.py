@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
-from ingest.dev import run_dev
+from alert_ingest.dev import run_dev
 from ingest.importer import command as import_command
 from ingest.logs import setup_logging
 from ingest.models import SCOPES
