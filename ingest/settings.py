@@ -16,6 +16,8 @@ Every variable is optional and prefixed ``ALERT_INGEST_``:
 ``TEMPLATE_MAX_LENGTH``       Longest template source accepted on save. Default 50000.
 ``TEMPLATE_MAX_OUTPUT``       Longest rendered output before it is cut. Default 50000.
 ``TEMPLATE_BUDGET_MS``        Render time budget per template. Default 100.
+                              (The three template defaults are the sandbox's own,
+                              ``templates_engine.limits.Limits``.)
 ``MAX_LABELS``                Labels kept per alert group. Default 15.
 ``RETENTION_DAYS``            How long resolved groups and their alerts are kept. Default 30.
 ``MAX_ALERTS_PER_GROUP``      Newest alerts kept per group (the count stays exact). Default 1000.
@@ -47,6 +49,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.netguard import IPNetwork, parse_networks
+from templates_engine.limits import DEFAULT_LIMITS
 
 PREFIX = "ALERT_INGEST_"
 
@@ -98,9 +101,9 @@ class Settings:
     rate_limit_integration: Rate = Rate(300, 300)
     rate_limit_organization: Rate = Rate(900, 300)
     rate_limit_api: Rate = Rate(300, 60)
-    template_max_length: int = 50_000
-    template_max_output: int = 50_000
-    template_budget_ms: int = 100
+    template_max_length: int = DEFAULT_LIMITS.template_length
+    template_max_output: int = DEFAULT_LIMITS.output_length
+    template_budget_ms: int = round(DEFAULT_LIMITS.render_budget * 1000)
     max_labels: int = 15
     retention_days: int = 30
     max_alerts_per_group: int = 1000

@@ -13,7 +13,7 @@ Public API (see each module's docstring for details):
 - ``select_route(routes, payload, labels, *, limits) -> RouteDecision`` over ``RouteSpec``s;
   ``check_regex(pattern)`` raises ``InvalidRegex``.
 - ``render_template(source, context, limits=None) -> RenderResult`` and ``is_truthy(text)``.
-- ``default_templates(type)`` and ``INTEGRATION_TYPES``.
+- ``default_templates(type)`` and ``TEMPLATE_TYPES`` (the types that have defaults).
 """
 
 from collections.abc import Mapping
@@ -21,7 +21,7 @@ from typing import Any
 
 from .defaults import (
     CHANNEL_FIELDS,
-    INTEGRATION_TYPES,
+    TEMPLATE_TYPES,
     default_dynamic_labels,
     default_template,
     default_templates,
@@ -55,7 +55,7 @@ def render_template(
 __all__ = [
     "CHANNEL_FIELDS",
     "DEFAULT_LIMITS",
-    "INTEGRATION_TYPES",
+    "TEMPLATE_TYPES",
     "ChannelRendering",
     "DroppedLabel",
     "Evaluation",

@@ -1,6 +1,6 @@
 """Per-type default templates (the value used when an integration's template is ``None``).
 
-Grouping keys and resolve/acknowledge signals behave exactly as the reference's §7 table, since
+Grouping keys and resolve/acknowledge signals behave exactly as OnCall's per-type defaults, since
 senders depend on them. Source links follow the table; titles and messages are our own wording.
 
 Channel titles other than web reuse the rendered web title (``{{ web_title }}``); messages come in
@@ -18,8 +18,8 @@ from typing import Literal
 
 __all__ = [
     "CHANNEL_FIELDS",
-    "INTEGRATION_TYPES",
     "TEMPLATE_FIELDS",
+    "TEMPLATE_TYPES",
     "default_dynamic_labels",
     "default_template",
     "default_templates",
@@ -27,19 +27,6 @@ __all__ = [
 
 Style = Literal["markdown", "slack", "plain"]
 
-INTEGRATION_TYPES: tuple[str, ...] = (
-    "alertmanager",
-    "grafana_alerting",
-    "grafana",
-    "webhook",
-    "formatted_webhook",
-    "kapacitor",
-    "elastalert",
-    "zabbix",
-    "manual",
-    "pagerduty",
-    "opsgenie",
-)
 TEMPLATE_FIELDS: tuple[str, ...] = (
     "grouping_key",
     "resolve_signal",
@@ -403,7 +390,9 @@ def _build(integration_type: str) -> dict[str, object]:
     return result
 
 
-_BUILT: dict[str, dict[str, object]] = {t: _build(t) for t in INTEGRATION_TYPES}
+# The integration types with default templates (every type of ``ingest.models.INTEGRATION_TYPES``).
+TEMPLATE_TYPES: tuple[str, ...] = tuple(_DEFAULTS)
+_BUILT: dict[str, dict[str, object]] = {t: _build(t) for t in TEMPLATE_TYPES}
 
 
 def default_templates(integration_type: str) -> Mapping[str, object]:

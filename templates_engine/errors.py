@@ -1,6 +1,6 @@
 """Exceptions of the template engine and how a failed render is classified.
 
-Classification follows the reference (OnCall §6.2):
+Classification follows OnCall:
 
 - *error*: syntax errors, unknown filters, sandbox security violations, our limits (budget, sizes,
   regex time), recursion, and any unexpected exception.

@@ -15,7 +15,7 @@
 
 ``render_channels(integration_type, templates, payload, ...) -> ChannelRendering`` renders the
 source link, then web title/message/image_url, then the other channels with ``web_title``,
-``web_message`` and ``web_image_url`` in their context (reference §6.4). A failed template shows its
+``web_message`` and ``web_image_url`` in their context (as in OnCall). A failed template shows its
 ``Template Error/Warning: …`` message as the value; a value rendering ``None`` (or empty) is null.
 
 ``templates`` is the API shape: top-level ``grouping_key``, ``resolve_signal``,

@@ -1,6 +1,6 @@
 """Filters and globals of the sandbox.
 
-OnCall-compatible filters (reference §6.3): ``tojson_pretty``, ``json_dumps``, ``parse_json``,
+OnCall-compatible filters: ``tojson_pretty``, ``json_dumps``, ``parse_json``,
 ``b64decode``, ``regex_replace``, ``regex_match``, ``regex_search``, ``datetimeformat``,
 ``datetimeformat_as_timezone``, ``datetimeparse``, ``iso8601_to_time``, ``timestamp_to_datetime``,
 ``timedeltaparse``. On an internal error each returns ``None`` (rendered ``None``), except that an

@@ -16,7 +16,7 @@ from typing import Any
 from jinja2.sandbox import SandboxedFormatter
 
 from .errors import TemplateLimitError
-from .limits import _clock, _state, check_deadline, check_size, current_limits, over_budget
+from .limits import check_deadline, check_size, clock, current_limits, over_budget, render_state
 from .readonly import thaw
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 _SEQ = (str, bytes, list, tuple)
-_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+BINOPS: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
     "-": operator.sub,
     "*": operator.mul,
@@ -94,7 +94,7 @@ def guarded_percent(fmt: str, args: Any) -> str:
 
 def guarded_binop(op: str, left: Any, right: Any) -> Any:
     """Apply an intercepted binary operator with size and integer-size checks."""
-    if _clock() > _state.deadline:  # inlined check_deadline()
+    if clock() > render_state.deadline:  # inlined check_deadline()
         over_budget()
     if op == "*":
         if isinstance(left, _SEQ) and isinstance(right, int):
@@ -118,7 +118,7 @@ def guarded_binop(op: str, left: Any, right: Any) -> Any:
                 raise TemplateLimitError("integer too large (power)")
     elif op == "%" and isinstance(left, str):
         return guarded_percent(left, right)
-    result = _BINOPS[op](left, right)
+    result = BINOPS[op](left, right)
     _check_int(result)
     return result
 

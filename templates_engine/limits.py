@@ -87,38 +87,39 @@ class _RenderState(threading.local):
         self.limits = DEFAULT_LIMITS
 
 
-_state = _RenderState()
-_clock = time.perf_counter
+# Shared with the sandbox and its guards, whose hot hooks read them directly (no call).
+render_state = _RenderState()
+clock = time.perf_counter
 
 
 def check_deadline() -> None:
     """Raise :class:`RenderBudgetExceeded` when the current render is over its budget.
 
-    Hot hooks inline the same test (``if _clock() > _state.deadline: over_budget()``) to save a
+    Hot hooks inline the same test (``if clock() > render_state.deadline: over_budget()``) to save a
     call; keep the two in step.
     """
-    if _clock() > _state.deadline:
+    if clock() > render_state.deadline:
         over_budget()
 
 
 def over_budget() -> NoReturn:
     """Raise :class:`RenderBudgetExceeded` for the render running on this thread."""
-    budget_ms = round(_state.limits.render_budget * 1000)
+    budget_ms = round(render_state.limits.render_budget * 1000)
     raise RenderBudgetExceeded(f"render budget of {budget_ms} ms exceeded")
 
 
 def remaining_budget() -> float:
     """Seconds left in the current render (``inf`` outside a render)."""
-    return _state.deadline - _clock()
+    return render_state.deadline - clock()
 
 
 def current_limits() -> Limits:
     """The limits of the render running on this thread (defaults outside a render)."""
-    return _state.limits
+    return render_state.limits
 
 
 def check_size(size: int, what: str) -> None:
     """Raise :class:`TemplateLimitError` when ``size`` exceeds the value size cap."""
-    cap = _state.limits.max_value_size
+    cap = render_state.limits.max_value_size
     if size > cap:
         raise TemplateLimitError(f"{what} would be too large ({size} > {cap})")

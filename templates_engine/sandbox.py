@@ -39,8 +39,8 @@ from jinja2.visitor import NodeTransformer
 
 from .errors import IssueKind, TemplateCompileError, classify
 from .filters import ONCALL_FILTERS, SAFE_BUILTIN_FILTERS, make_globals
-from .guards import _BINOPS, SafeMethod, format_wrapper, guarded_binop, guarded_concat
-from .limits import DEFAULT_LIMITS, Limits, _clock, _state, check_size, over_budget
+from .guards import BINOPS, SafeMethod, format_wrapper, guarded_binop, guarded_concat
+from .limits import DEFAULT_LIMITS, Limits, check_size, clock, over_budget, render_state
 from .readonly import FrozenDict, FrozenList
 
 __all__ = [
@@ -94,18 +94,18 @@ class RenderResult:
 
 @pass_context
 def _guard_iter(_context: Context, iterable: Any) -> Iterator[Any]:
-    state, clock = _state, _clock
-    if clock() > state.deadline:
+    state, now = render_state, clock
+    if now() > state.deadline:
         over_budget()
     for item in iterable:
-        if clock() > state.deadline:
+        if now() > state.deadline:
             over_budget()
         yield item
 
 
 def _slice(value: Any, start: Any, stop: Any, step: Any) -> Any:
     """``value[start:stop:step]`` (an O(n) copy that Jinja would emit unhooked) under the budget."""
-    if _clock() > _state.deadline:
+    if clock() > render_state.deadline:
         over_budget()
     return value[start:stop:step]
 
@@ -115,7 +115,7 @@ def _budgeted(fn: Callable[..., Any]) -> Callable[..., Any]:
     ``map``/``select`` once per item), so a chain of them on large values needs its own check."""
 
     def run(*args: Any, **kwargs: Any) -> Any:
-        if _clock() > _state.deadline:
+        if clock() > render_state.deadline:
             over_budget()
         return fn(*args, **kwargs)
 
@@ -186,7 +186,7 @@ def _finalize(value: Any) -> Any:
 class SafeEnvironment(SandboxedEnvironment):
     """Jinja2 sandbox with a read-only payload, our filters, a render budget and size caps."""
 
-    intercepted_binops = frozenset(_BINOPS)
+    intercepted_binops = frozenset(BINOPS)
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         super().__init__(
@@ -254,7 +254,7 @@ class SafeEnvironment(SandboxedEnvironment):
         return self._expose(obj, attribute, value)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        if _clock() > _state.deadline:  # filters call this once per item of a sequence
+        if clock() > render_state.deadline:  # filters call this once per item of a sequence
             over_budget()
         try:
             return obj[argument]
@@ -270,7 +270,7 @@ class SafeEnvironment(SandboxedEnvironment):
         return self.undefined(obj=obj, name=argument)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        if _clock() > _state.deadline:
+        if clock() > render_state.deadline:
             over_budget()
         if type(__obj) is SafeMethod:
             # What ``Context.call`` does for an object without ``pass_context`` & co (a
@@ -341,10 +341,10 @@ class TemplateEngine:
         limit = output_limit if output_limit is not None else self.limits.output_length
         parts: list[str] = []
         size = 0
-        state = _state
+        state = render_state
         saved = state.deadline, state.limits
         state.limits = self.limits
-        state.deadline = _clock() + self.limits.render_budget
+        state.deadline = clock() + self.limits.render_budget
         try:
             stream = template.root_render_func(template.new_context(context))
             try:

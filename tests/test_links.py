@@ -1,4 +1,4 @@
-"""Integration link endpoints: every row of spec/ingest.md's table, against a real Redis."""
+"""Integration link endpoints: every answer listed in ``ingest.api.links``, against a real Redis."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Filters of the template sandbox (reference §6.3) and their edge cases."""
+"""Filters of the template sandbox (OnCall-compatible) and their edge cases."""
 
 from __future__ import annotations
 

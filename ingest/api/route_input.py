@@ -1,6 +1,6 @@
 """Validation of route bodies (create and partial update), before anything is written.
 
-Follows the reference's rules (``oncall-groups-routes-api.md`` §4.2) with these differences:
+Follows OnCall's route rules with these differences:
 
 - ``routing_type: "labels"`` is supported: it needs a non-empty ``labels`` list (pairs checked
   like integration labels); its ``routing_regex`` is stored as null. Non-empty ``labels`` on a
