@@ -110,7 +110,7 @@ def parse_input(
             errors.add(path, f"Must be a template string or null, got {type_name(source)}.")
         else:
             if source:
-                _compile(errors, path, source, limits)
+                compile_template(errors, path, source, limits)
             result.fields["alert_group_labels_template"] = source or None
     if "default_route" in body:
         result.default_route = _default_route(errors, body["default_route"])
@@ -137,7 +137,9 @@ def _rate_limit(errors: Errors, value: Any) -> str | None:
         return None
 
 
-def _compile(errors: Errors, path: tuple[str, ...], source: str, limits: Limits) -> None:
+def compile_template(errors: Errors, path: tuple[str, ...], source: str, limits: Limits) -> None:
+    """Record in ``errors`` under ``path`` why ``source`` does not compile (with its line); shared
+    by every input that carries a template (integrations, webhooks)."""
     try:
         check_template(source, limits)
     except TemplateCompileError as exc:
@@ -165,7 +167,7 @@ def _templates(errors: Errors, value: Any, limits: Limits) -> dict[str, Any] | N
             )
             continue
         if source is not None:
-            _compile(errors, (*path, name), source, limits)
+            compile_template(errors, (*path, name), source, limits)
         changes[name] = source
     for channel, attrs in CHANNEL_TEMPLATES.items():
         if channel not in value:
@@ -190,7 +192,7 @@ def _templates(errors: Errors, value: Any, limits: Limits) -> dict[str, Any] | N
                 errors.add(where, f"Must be a template string or null, got {type_name(source)}.")
             else:
                 if source is not None:
-                    _compile(errors, where, source, limits)
+                    compile_template(errors, where, source, limits)
                 channel_changes[attr] = source
         changes[channel] = channel_changes
     return changes

@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from ingest.api.integration_input import _compile as compile_template
+from ingest.api.integration_input import compile_template
 from ingest.api.validation import Errors, optional_string, type_name
 from ingest.netguard import url_problem
 from ingest.settings import Settings
