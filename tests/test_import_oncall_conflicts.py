@@ -29,7 +29,7 @@ async def cli(server: EmbeddedRedis, *args: str, token: str | None = TOKEN) -> t
     if token is not None:
         env["ALERT_INGEST_IMPORT_TOKEN"] = token
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ingest.cli", "import", "oncall", *args, env=env,
+        sys.executable, "-m", "alert_ingest.cli", "import", "oncall", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await proc.communicate()
