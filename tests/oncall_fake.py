@@ -123,6 +123,30 @@ class FakeOnCall:
         self.routes.append(route)
         return route
 
+    def webhook(self, name: str, trigger_type: str, url: str, **fields: Any) -> dict[str, Any]:
+        """An outgoing webhook as OnCall shows it (secrets masked when set)."""
+        item: dict[str, Any] = {
+            "id": oncall_id("WH"),
+            "name": name,
+            "is_webhook_enabled": True,
+            "team": None,
+            "data": None,
+            "username": None,
+            "password": None,
+            "authorization_header": None,
+            "trigger_template": None,
+            "headers": None,
+            "url": url,
+            "forward_all": True,
+            "http_method": "POST",
+            "trigger_type": trigger_type,
+            "integration_filter": None,
+            "preset": None,
+        }
+        item.update(fields)
+        self.webhooks.append(item)
+        return item
+
     @staticmethod
     def _route(
         route_id: str,

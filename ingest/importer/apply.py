@@ -1,4 +1,4 @@
-"""Carry out a plan: escalation chains, then integrations, then routes.
+"""Carry out a plan: escalation chains, then integrations, then routes, then outgoing webhooks.
 
 Each write goes through the same validation and store functions as the public API
 (``ingest.domain.integrations``), under the organization's integrations lock, and the OnCall id of
@@ -19,8 +19,10 @@ from ingest.api.errors import ApiError
 from ingest.api.escalation_chains import parse_chain_input
 from ingest.api.integration_input import parse_input
 from ingest.api.route_input import parse_route
+from ingest.api.webhook_input import parse as parse_webhook
 from ingest.domain import integrations as writes
 from ingest.importer.plan import Action, Plan, error_text
+from ingest.importer.plan_webhooks import PENDING_PREFIX
 from ingest.importer.report import counts_line
 from ingest.models import Route
 from ingest.settings import Settings
@@ -28,6 +30,7 @@ from ingest.store import escalation_chains as chain_store
 from ingest.store import integrations as integration_store
 from ingest.store import oncall_ids
 from ingest.store import routes as route_store
+from ingest.store import webhooks as webhook_store
 from templates_engine import Limits
 
 Progress = Callable[[str], None]
@@ -52,6 +55,9 @@ class Applier:
             await self._guarded(action, self._route)
         await self._reorder(plan.routes)
         progress(counts_line("routes", plan.routes))
+        for action in plan.webhooks:
+            await self._guarded(action, self._webhook)
+        progress(counts_line("outgoing webhooks", plan.webhooks))
 
     async def _guarded(self, action: Action, step: Callable[[Action], Any]) -> None:
         if action.verb not in ("create", "update", "unchanged"):
@@ -65,8 +71,10 @@ class Applier:
             action.reason = f"its link token was taken meanwhile by {exc.owner.id}"
         except route_store.RouteGone:
             action.verb, action.reason = "conflict", "the route was deleted here meanwhile"
-        except chain_store.NameTaken:
-            action.verb, action.reason = "conflict", "another chain here took this name meanwhile"
+        except (chain_store.NameTaken, webhook_store.NameTaken):
+            action.verb, action.reason = "conflict", "another object here took this name meanwhile"
+        except webhook_store.Gone:
+            action.verb, action.reason = "conflict", "the webhook was deleted here meanwhile"
 
     async def _remember(self, oncall_id: str, our_id: str) -> None:
         if self.ids.get(oncall_id) != our_id:
@@ -156,6 +164,24 @@ class Applier:
                 self.redis, await route_store.with_position(self.redis, existing)
             )
         await self._remember(action.source_id, action.target_id or "")
+
+    async def _webhook(self, action: Action) -> None:
+        body = dict(action.body)
+        if "integration_filter" in body:
+            body["integration_filter"] = [
+                self.ids.get(i.removeprefix(PENDING_PREFIX), i) for i in body["integration_filter"]
+            ]
+        live = {i.id for i in await integration_store.list_live(self.redis, self.org_id)}
+        existing = None
+        if action.target_id:
+            existing = await webhook_store.get(self.redis, self.org_id, action.target_id)
+        fields = parse_webhook(body, existing, self.settings, live)
+        if action.verb == "create":
+            action.target_id = (await webhook_store.save(self.redis, self.org_id, fields)).id
+        elif action.verb == "update" and action.target_id:
+            await webhook_store.save(self.redis, self.org_id, fields, action.target_id)
+        assert action.target_id is not None
+        await self._remember(action.source_id, action.target_id)
 
     async def _reorder(self, actions: list[Action]) -> None:
         """Put each integration's imported routes at positions 0..n-1 in OnCall's order."""

@@ -35,6 +35,10 @@ class OnCallError(Exception):
     """The OnCall API could not be read; the message says why, in one line."""
 
 
+class NotThere(OnCallError):
+    """The OnCall API has no such list (404): an older OnCall without that resource."""
+
+
 def check_base_url(url: str) -> str:
     """The OnCall base URL without a trailing slash; :class:`OnCallError` when it is not one."""
     parts = urlsplit(url.strip())
@@ -132,6 +136,8 @@ class OnCallClient:
                 f"OnCall refused the token ({resp.status} on {path}); use an OnCall API token "
                 "of an admin, sent without 'Bearer'"
             )
+        if resp.status == 404:
+            raise NotThere(f"OnCall has no {path}")
         if resp.status != 200:
             raise OnCallError(f"OnCall answered {resp.status} on {path}")
         raw = await resp.content.read(self._max_bytes + 1)

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from ingest.importer import plan_routes, state
+from ingest.importer import plan_routes, plan_webhooks, state
 from ingest.importer.apply import Applier
 from ingest.importer.client import OnCallClient, OnCallError
 from ingest.importer.plan import Plan, plan_chains, plan_integration
@@ -32,8 +32,8 @@ def add_parser(sub: Any) -> None:
     isub = imp.add_subparsers(dest="import_source", required=True, metavar="SOURCE")
     oncall = isub.add_parser(
         "oncall",
-        help="import integrations, routes and escalation chains from Grafana OnCall, "
-        "keeping every integration's link",
+        help="import integrations, routes, escalation chains and outgoing webhooks from "
+        "Grafana OnCall, keeping every integration's link",
     )
     oncall.add_argument("--url", required=True, help="OnCall base URL, e.g. https://oncall.example")
     oncall.add_argument(
@@ -58,6 +58,7 @@ def make_plan(
         for source in snapshot.integrations
     ]
     plan.routes = plan_routes.plan_routes(snapshot, plan, ours, settings)
+    plan.webhooks = plan_webhooks.plan_webhooks(snapshot.webhooks, plan, ours, settings)
     return plan
 
 
@@ -86,6 +87,7 @@ async def import_oncall(
             ("escalation chains", plan.chains),
             ("integrations", plan.integrations),
             ("routes", plan.routes),
+            ("outgoing webhooks", plan.webhooks),
         ):
             out(counts_line(what, actions) + " (planned)")
     else:

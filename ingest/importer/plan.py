@@ -29,7 +29,7 @@ from ingest.models import INTEGRATION_TYPES, Integration, Route
 from ingest.settings import Settings
 
 Verb = Literal["create", "update", "unchanged", "skip", "conflict"]
-Kind = Literal["escalation chain", "integration", "route"]
+Kind = Literal["escalation chain", "integration", "route", "webhook"]
 DIRECT_PAGING = "direct_paging"
 
 
@@ -61,9 +61,10 @@ class Plan:
     chains: list[Action] = field(default_factory=list)
     integrations: list[Action] = field(default_factory=list)
     routes: list[Action] = field(default_factory=list)
+    webhooks: list[Action] = field(default_factory=list)
 
     def all(self) -> list[Action]:
-        return [*self.chains, *self.integrations, *self.routes]
+        return [*self.chains, *self.integrations, *self.routes, *self.webhooks]
 
 
 def error_text(exc: ApiError) -> str:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.importer.client import OnCallClient, OnCallError
+from ingest.importer.client import NotThere, OnCallClient, OnCallError
 
 # OnCall's link: {BASE_URL}/integrations/v1/{type}/{token}/ (25 characters of [A-Za-z0-9]).
 LINK_RE = re.compile(r"/integrations/v1/(?P<type>[A-Za-z0-9_]+)/(?P<token>[^/]+)/?$")
@@ -67,11 +67,19 @@ class SourceIntegration:
     raw: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class SourceWebhook:
+    id: str
+    name: str
+    raw: dict[str, Any]
+
+
 @dataclass
 class Snapshot:
     chains: list[SourceChain] = field(default_factory=list)
     integrations: list[SourceIntegration] = field(default_factory=list)
     routes: dict[str, list[SourceRoute]] = field(default_factory=dict)  # by integration, ordered
+    webhooks: list[SourceWebhook] = field(default_factory=list)
     pages: dict[str, int] = field(default_factory=dict)
 
 
@@ -129,8 +137,13 @@ def parse_route(item: dict[str, Any]) -> SourceRoute:
     )
 
 
+def parse_webhook(item: dict[str, Any]) -> SourceWebhook:
+    webhook_id = _id("webhook", item)
+    return SourceWebhook(webhook_id, _str(item.get("name")) or webhook_id, item)
+
+
 async def read_oncall(client: OnCallClient, progress: Any = None) -> Snapshot:
-    """Read escalation chains, integrations and routes (in that order, one list each)."""
+    """Read escalation chains, integrations, routes and outgoing webhooks (one list each)."""
     snapshot = Snapshot()
     chains = await client.list_all("escalation_chains")
     snapshot.chains = [parse_chain(c) for c in chains]
@@ -147,4 +160,11 @@ async def read_oncall(client: OnCallClient, progress: Any = None) -> Snapshot:
         found.sort(key=lambda r: (r.is_default, r.position))
     if progress:
         progress(f"read {len(routes)} routes")
+    try:
+        webhooks = await client.list_all("webhooks")
+    except NotThere:
+        webhooks = []  # an OnCall from before outgoing webhooks had a public API
+    snapshot.webhooks = [parse_webhook(w) for w in webhooks]
+    if progress:
+        progress(f"read {len(webhooks)} outgoing webhooks")
     return snapshot

@@ -8,8 +8,9 @@ from redis.asyncio import Redis
 
 from ingest.importer.source import Snapshot
 from ingest.models import EscalationChain, Integration, Route
-from ingest.store import escalation_chains, oncall_ids, routes
+from ingest.store import escalation_chains, oncall_ids, routes, webhooks
 from ingest.store import integrations as integration_store
+from ingest.webhook import Webhook
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Ours:
     default_routes: dict[str, Route] = field(default_factory=dict)  # by integration id
     routes: dict[str, list[Route]] = field(default_factory=dict)  # non-default, in order
     token_owners: dict[str, Integration] = field(default_factory=dict)  # any org
+    webhooks: dict[str, Webhook] = field(default_factory=dict)
 
     def chain_named(self, name: str) -> EscalationChain | None:
         return next((c for c in self.chains.values() if c.name == name), None)
@@ -32,6 +34,7 @@ class Ours:
 async def load(redis: Redis, org_id: str, snapshot: Snapshot) -> Ours:
     ours = Ours(org_id=org_id, ids=await oncall_ids.load(redis, org_id))
     ours.chains = {c.id: c for c in await escalation_chains.list_all(redis, org_id)}
+    ours.webhooks = {w.id: w for w in await webhooks.list_all(redis, org_id)}
     live = await integration_store.list_live(redis, org_id)
     ours.integrations = {i.id: i for i in live}
     for route in await routes.routes_in_order(redis, live):

@@ -1,0 +1,102 @@
+"""The outgoing webhooks part of the plan.
+
+OnCall never shows a webhook's secrets (``password``, ``authorization_header`` read back as
+``****************``). A webhook that has one is imported **disabled** and reported: its secrets
+must be entered here (``PATCH /api/v1/webhooks/<id>/``) before it is enabled. A later run leaves
+our secrets alone (it never sends them) and keeps such a webhook disabled only while its secrets
+are still missing here, so enabling it after entering them sticks.
+
+``integration_filter`` refers to OnCall integrations; each becomes the integration imported from
+it (one that was not imported is dropped from the filter and reported). Bodies are checked with
+the webhooks API's own validation (``ingest.api.webhook_input``): a URL our SSRF guard refuses, or
+a trigger type we do not have (``personal notification``), is a ``skip`` with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ingest.api.errors import ApiError
+from ingest.api.webhook_input import parse
+from ingest.importer.plan import Action, Plan, error_text
+from ingest.importer.source import SourceWebhook
+from ingest.importer.state import Ours
+from ingest.settings import Settings
+from ingest.webhook import SECRET_MASK, Webhook
+
+ONCALL_SECRETS = ("password", "authorization_header")
+COPIED = ("name", "url", "http_method", "trigger_type", "data", "headers", "trigger_template",
+          "username", "forward_all")  # fmt: skip
+PENDING_PREFIX = "C-pending-"
+
+
+def needs_secrets(source: SourceWebhook, existing: Webhook | None) -> list[str]:
+    """The secrets OnCall holds for this webhook that we do not have."""
+    missing = []
+    for name in ONCALL_SECRETS:
+        if source.raw.get(name) == SECRET_MASK and not (existing and getattr(existing, name)):
+            missing.append(name)
+    return missing
+
+
+def webhook_body(
+    source: SourceWebhook, plan: Plan, ours: Ours, existing: Webhook | None, action: Action
+) -> tuple[dict[str, Any], set[str]]:
+    """The API body and the integration ids it may name (imported or about to be)."""
+    body: dict[str, Any] = {name: source.raw.get(name) for name in COPIED if name in source.raw}
+    body["team"] = source.raw.get("team")
+    enabled = source.raw.get("is_webhook_enabled") is not False
+    missing = needs_secrets(source, existing)
+    if missing:
+        action.notes.append(
+            f"OnCall does not show its {' and '.join(missing)}: imported disabled; enter "
+            "them here, then enable it"
+        )
+        enabled = False
+    body["is_webhook_enabled"] = enabled
+    known: set[str] = set()
+    chosen: list[str] = []
+    for oncall_id in source.raw.get("integration_filter") or []:
+        owner = next((a for a in plan.integrations if a.source_id == oncall_id), None)
+        if owner is None or owner.verb in ("skip", "conflict"):
+            action.notes.append(f"integration {oncall_id} of its filter is not imported")
+            continue
+        ours_id = owner.target_id or PENDING_PREFIX + oncall_id
+        known.add(ours_id)
+        chosen.append(ours_id)
+    if "integration_filter" in source.raw:
+        body["integration_filter"] = chosen
+    return body, known
+
+
+def plan_webhooks(
+    sources: list[SourceWebhook], plan: Plan, ours: Ours, settings: Settings
+) -> list[Action]:
+    out: list[Action] = []
+    for source in sources:
+        action = Action("webhook", source.id, source.name, "create")
+        out.append(action)
+        existing = ours.webhooks.get(ours.imported(source.id) or "")
+        action.body, known = webhook_body(source, plan, ours, existing, action)
+        try:
+            fields = parse(action.body, existing, settings, known)
+        except ApiError as exc:
+            action.verb, action.reason = "skip", error_text(exc)
+            continue
+        holder = next((w for w in ours.webhooks.values() if w.name == fields["name"]), None)
+        if holder is not None and (existing is None or holder.id != existing.id):
+            action.verb, action.reason = (
+                "conflict",
+                f"webhook {holder.id} here already has this name",
+            )
+            continue
+        if existing is None:
+            continue
+        action.target_id = existing.id
+        pending = any(f.startswith(PENDING_PREFIX) for f in fields.get("integration_filter", []))
+        if dataclasses.replace(existing, **fields) == existing and not pending:
+            action.verb = "unchanged"
+        else:
+            action.verb, action.reason = "update", "changed in OnCall"
+    return out

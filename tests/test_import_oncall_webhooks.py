@@ -1,0 +1,74 @@
+"""Outgoing webhooks from OnCall: triggers, filters and templates carried; secrets cannot be read,
+so such a webhook is imported disabled and reported until its secrets are entered here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestServer
+from redis.asyncio import Redis
+
+from ingest.settings import Settings
+from ingest.store import oncall_ids
+from ingest.store import webhooks as webhook_store
+from tests.import_helpers import run_import
+from tests.oncall_fake import FakeOnCall
+
+AiohttpServer = Any
+MASK = "****************"
+
+
+async def test_webhooks_are_imported_and_secret_ones_disabled_until_secrets_are_entered(
+    aiohttp_server: AiohttpServer, redis: Redis, settings: Settings
+) -> None:
+    fake = FakeOnCall()
+    am = fake.integration("prod-am", "alertmanager")
+    fake.integration("other", "webhook")
+    notify = fake.webhook(
+        "notify-sre", "alert group created", "https://hooks.example.com/sre",
+        integration_filter=[am["id"]],
+        trigger_template="{{ alert_payload.commonLabels.severity == 'critical' }}",
+    )  # fmt: skip
+    ticket = fake.webhook(
+        "ticket", "resolve", "https://tickets.example.com/api/close",
+        data='{"id": "{{ alert_group.id }}"}', headers='{"X-Team": "sre"}', forward_all=False,
+        username="bot", password=MASK, authorization_header=MASK, http_method="PUT",
+    )  # fmt: skip
+    fake.webhook("personal", "personal notification", "https://hooks.example.com/me")
+    fake.webhook("internal", "status change", "http://10.0.0.5/hook")
+    server: TestServer = await aiohttp_server(fake.app())
+
+    code, out = await run_import(redis, settings, server)
+
+    assert code == 3, out
+    assert "read 4 outgoing webhooks" in out
+    assert "outgoing webhooks: 2 create, 2 skip" in out
+    lines = out.splitlines()
+    assert any("ticket" in line and "create*" in line and "password and authorization_header"
+               in line and "imported disabled" in line for line in lines)  # fmt: skip
+    assert any("personal" in line and "skip" in line and "trigger_type" in line for line in lines)
+    assert any("internal" in line and "skip" in line and "url: Invalid URL" in line
+               for line in lines)  # fmt: skip
+    ids = await oncall_ids.load(redis, "acme")
+    sent = await webhook_store.get(redis, "acme", ids[notify["id"]])
+    assert sent is not None and sent.is_webhook_enabled
+    assert sent.integration_filter == [ids[am["id"]]]
+    assert sent.trigger_type == "alert group created" and sent.trigger_template is not None
+    closing = await webhook_store.get(redis, "acme", ids[ticket["id"]])
+    assert closing is not None and not closing.is_webhook_enabled
+    assert (closing.http_method, closing.forward_all, closing.username) == ("PUT", False, "bot")
+    assert closing.data == '{"id": "{{ alert_group.id }}"}' and closing.password is None
+
+    code, out = await run_import(redis, settings, server)
+    assert "outgoing webhooks: 2 unchanged, 2 skip" in out
+
+    # secrets entered and the webhook enabled here: a later run keeps both
+    await webhook_store.save(
+        redis, "acme",
+        {"password": "s3cret", "authorization_header": "Token t", "is_webhook_enabled": True},
+        closing.id,
+    )  # fmt: skip
+    code, out = await run_import(redis, settings, server)
+    closing = await webhook_store.get(redis, "acme", ids[ticket["id"]])
+    assert closing is not None and closing.is_webhook_enabled and closing.password == "s3cret"
+    assert not any("ticket" in line and "imported disabled" in line for line in out.splitlines())
