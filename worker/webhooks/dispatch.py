@@ -142,11 +142,12 @@ class Dispatcher:
     async def _fan_out(self, entries: list[Entry]) -> int:
         items: list[tuple[str, str, dict[str, Any]]] = []
         ids: list[str] = []
+        checked: set[str] = set()  # orgs whose webhook version was checked for this batch
         for raw_id, raw_fields in entries:
             stream_id = raw_id.decode()
             ids.append(stream_id)
             event = {k.decode(): v.decode() for k, v in raw_fields.items()}
-            for webhook in await self._matching(event):
+            for webhook in await self._matching(event, checked):
                 lane = member(webhook.id, event.get("alert_group_id", ""))
                 items.append((stream_id, lane, delivery_item(webhook, stream_id, event)))
         if ids:
@@ -155,7 +156,7 @@ class Dispatcher:
                 self._on_pushed()
         return len(entries)
 
-    async def _matching(self, event: dict[str, str]) -> list[Webhook]:
+    async def _matching(self, event: dict[str, str], checked: set[str]) -> list[Webhook]:
         org_id = event.get("org_id", "")
         if not org_id:
             return []
@@ -166,6 +167,8 @@ class Dispatcher:
         triggers = triggers_of_event(event.get("type", ""), escalate)
         if not triggers:
             return []
-        hooks = await self._cache.of_org(org_id, fresh=True)  # a new webhook sees the next event
+        # checked once per batch: a webhook created now fires from the next batch on
+        hooks = await self._cache.of_org(org_id, fresh=org_id not in checked)
+        checked.add(org_id)
         integration_id = event.get("integration_id", "")
         return [w for w in hooks.values() if w.fires_on(triggers, integration_id)]
