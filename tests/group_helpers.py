@@ -27,6 +27,15 @@ async def webhook(client: Client, auth: dict[str, str], **extra: Any) -> dict[st
     return await make(client, auth, "webhook", templates=TEMPLATES, **extra)
 
 
+async def labelled_pair(client: Client, auth: dict[str, str]) -> tuple[Any, Any]:
+    """Two webhook integrations with an ``env`` label from the payload: one with the static
+    label ``a:b`` and no team, one in team ``T1``."""
+    dynamic = [{"key": {"name": "env"}, "value": {"name": "{{ payload.env }}"}}]
+    static = [{"key": {"name": "a"}, "value": {"name": "b"}}]
+    plain = await webhook(client, auth, dynamic_labels=dynamic, labels=static)
+    return plain, await webhook(client, auth, team_id="T1", dynamic_labels=dynamic)
+
+
 async def fire(
     client: Client, settings: Settings, integration: dict[str, Any], *bodies: Any
 ) -> None:

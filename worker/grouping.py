@@ -20,7 +20,10 @@ Inside Redis, so it is atomic across any number of worker replicas:
    resolve when the resolve signal is true and the group isn't resolved (which closes it for
    grouping, records it as the key's last resolved group and schedules it for retention). Either
    un-silences first.
-6. The event types to emit are recorded on the alert (``events`` field); ``worker.events`` sends
+6. **Indexes**: the group (and a new maintenance group) is indexed by state, integration and
+   route, scored by its first alert's receipt (``started_ms``; ``created_at`` shows the same
+   instant), so the lists are ordered by when alerts arrived, not when a worker got to them.
+7. The event types to emit are recorded on the alert (``events`` field); ``worker.events`` sends
    them once.
 """
 
@@ -42,6 +45,7 @@ from ingest.store import keys
 
 # Read at import; run batched with the concurrent commits of this process.
 _BODY = lua.read("worker", "grouping.lua")
+_INDEX = lua.read("ingest.store", "group_index.lua")
 
 
 GroupResult = Literal[
@@ -132,7 +136,7 @@ class GroupDecision:
 
 class Grouper:
     def __init__(self, redis: Redis) -> None:
-        self._script = BatchedScript(redis, _BODY)
+        self._script = BatchedScript(redis, _BODY, prologue=_INDEX)
 
     async def commit(self, commit: Commit, config_version: int, max_alerts: int) -> GroupDecision:
         """Run the script for ``commit``; ``stale`` when ``config_version`` is no longer current."""
@@ -169,6 +173,7 @@ class Grouper:
             JOB_KEY_PREFIX,
             keys.GROUP_ALERTS_SUFFIX,
             keys.GROUP_ATTACHED_SUFFIX,
+            keys.INDEX_LAYOUT_JSON,
         ]
         result, group_id, events = await self._script(script_keys, args)
         names = events.decode() if events else ""

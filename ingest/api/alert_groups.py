@@ -27,9 +27,11 @@ from ingest.api.alerts import alert_brief
 from ingest.api.auth import api_token, requires
 from ingest.api.body import FORM_TYPES, is_json_type, parse_json, read_form, read_object
 from ingest.api.errors import bad_request, detail, json_response, not_found
-from ingest.api.group_filters import group_labels, group_state, is_silenced, number, parse_filter
-from ingest.api.pagination import paginate
+from ingest.api.group_filters import parse_filter
+from ingest.api.pagination import envelope, page_request
 from ingest.domain import groups
+from ingest.domain.group_filter import group_labels, group_state, is_silenced, number, started_at
+from ingest.domain.group_list import find_groups
 from ingest.domain.groups import ACTIONS, Action
 from ingest.settings import Settings
 from ingest.store import groups as store
@@ -61,7 +63,7 @@ def serialize_group(
         "route_id": route_id if route_id in live_routes or group.get("maintenance_of") else None,
         "alerts_count": int(group.get("alerts_count") or 0),
         "state": group_state(group, now),
-        "created_at": iso(number(group, "created_at") or 0.0),
+        "created_at": iso(started_at(group) or 0.0),
         "resolved_at": iso(number(group, "resolved_at")),
         "resolved_by": _actor_name(group.get("resolved_by")),
         "acknowledged_at": iso(number(group, "acknowledged_at")),
@@ -117,16 +119,11 @@ async def _respond(request: web.Request, group_id: str) -> web.Response:
 async def list_groups(request: web.Request) -> web.Response:
     redis, settings = context.redis(request), context.settings(request)
     org_id = api_token(request).org_id
-    wanted = parse_filter(request.query)
-    if wanted.empty:
-        ids, envelope = paginate(request, await store.group_ids(redis, org_id))
-        page = await store.groups(redis, ids)
-    else:
-        now = time.time()
-        everything = await store.groups(redis, await store.group_ids(redis, org_id))
-        page, envelope = paginate(request, [g for g in everything if wanted.matches(g, now)])
-    envelope["results"] = await serialize_groups(redis, settings, page)
-    return json_response(envelope)
+    page, size = page_request(request)
+    found = await find_groups(redis, org_id, parse_filter(request.query), page, size)
+    body = envelope(request, found.count, found.page, size)
+    body["results"] = await serialize_groups(redis, settings, found.groups)
+    return json_response(body)
 
 
 @requires("alert_groups:read")

@@ -28,15 +28,16 @@ def _positive(raw: str | None, default: int) -> int:
     return value if value >= 1 else default
 
 
-def paginate(
-    request: web.Request, items: Sequence[T], default_size: int = 50
-) -> tuple[list[T], dict[str, Any]]:
-    """Slice ``items`` for this request; returns the page and the envelope (without results)."""
+def page_request(request: web.Request, default_size: int = 50) -> tuple[int, int]:
+    """The page number and page size asked for (the page may be past the end)."""
     size = min(_positive(request.query.get("perpage"), default_size), MAX_PAGE_SIZE)
-    count = len(items)
+    return _positive(request.query.get("page"), 1), size
+
+
+def envelope(request: web.Request, count: int, page: int, size: int) -> dict[str, Any]:
+    """The list envelope (``results`` empty) for page ``page`` (already within the pages)."""
     total_pages = max(1, -(-count // size))
-    page = min(_positive(request.query.get("page"), 1), total_pages)
-    envelope: dict[str, Any] = {
+    return {
         "count": count,
         "next": _link(request, page + 1) if page < total_pages else None,
         "previous": _link(request, page - 1) if page > 1 else None,
@@ -45,8 +46,16 @@ def paginate(
         "page_size": size,
         "total_pages": total_pages,
     }
+
+
+def paginate(
+    request: web.Request, items: Sequence[T], default_size: int = 50
+) -> tuple[list[T], dict[str, Any]]:
+    """Slice ``items`` for this request; returns the page and the envelope (without results)."""
+    asked, size = page_request(request, default_size)
+    page = min(asked, max(1, -(-len(items) // size)))
     start = (page - 1) * size
-    return list(items[start : start + size]), envelope
+    return list(items[start : start + size]), envelope(request, len(items), page, size)
 
 
 def _link(request: web.Request, page: int) -> str:

@@ -10,7 +10,8 @@ precondition is checked inside the script that makes the change (no read-then-wr
   the group for grouping when no other group is open for its key. ``via_root`` lets a maintenance
   group's resolve reach its attached groups.
 - ``wipe(group, actor, now)``: resolve (``resolved_by`` empty), drop the title, mark it wiped,
-  close every index; then every alert's payload (and trace, derived from it) is emptied.
+  close every index (the list indexes move it to ``resolved``); then every alert's payload
+  (and trace, derived from it) is emptied.
 - ``delete(group)``: the group, its alerts and every index entry are removed; groups attached to
   it are detached.
 
@@ -26,16 +27,17 @@ import orjson
 from redis.asyncio import Redis
 
 from ingest import lua
-from ingest.lua import Script
+from ingest.lua import Arg, Script
 from ingest.store import keys
 from ingest.store.groups import maintained_integration_id
 
 # The scripts live in ``lua/`` beside this module; read once, at import.
-_COMMON = lua.read("ingest.store", "group_common.lua")
+_INDEX = lua.read("ingest.store", "group_index.lua")
+_COMMON = _INDEX + lua.read("ingest.store", "group_common.lua")
 _ACT = Script.from_package("ingest.store", "group_act.lua", prefix=_COMMON)
 _WIPE = Script.from_package("ingest.store", "group_wipe.lua", prefix=_COMMON)
 _SET_DOCS = Script.from_package("ingest.store", "group_set_docs.lua")
-_DELETE = Script.from_package("ingest.store", "group_delete.lua")
+_DELETE = Script.from_package("ingest.store", "group_delete.lua", prefix=_INDEX)
 
 
 @dataclass(frozen=True)
@@ -81,12 +83,14 @@ class GroupActions:
         via_root: str = "",
     ) -> Outcome:
         until = "" if silenced_until is None else repr(silenced_until)
-        args = [action, repr(now), actor, until, via_root]
+        args: list[Arg] = [action, repr(now), actor, until, via_root, keys.INDEX_LAYOUT_JSON]
         return _outcome(await _ACT(self._redis, _index_keys(group), args))
 
     async def wipe(self, group: dict[str, str], actor: str, now: float) -> Outcome:
         """Resolve and wipe; ``message`` is ``resolved`` when the wipe resolved the group."""
-        reply = await _WIPE(self._redis, _index_keys(group), ["", repr(now), actor])
+        reply = await _WIPE(
+            self._redis, _index_keys(group), ["", repr(now), actor, keys.INDEX_LAYOUT_JSON]
+        )
         outcome = _outcome(reply)
         if outcome.ok:
             await self._empty_alerts(group["id"])
@@ -129,5 +133,5 @@ class GroupActions:
             keys.group_attached(gid),
             keys.group_attached(group.get("root_id") or gid),
         ]
-        args = [gid, keys.ALERT_PREFIX, keys.GROUP_PREFIX]
+        args: list[Arg] = [gid, keys.ALERT_PREFIX, keys.GROUP_PREFIX, keys.INDEX_LAYOUT_JSON]
         return bool(await _DELETE(self._redis, script_keys, args))

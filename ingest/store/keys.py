@@ -35,7 +35,19 @@ key                                  type    holds
 ``ai:maintenance-ends``              zset    integrations in maintenance, score = its end time
 ``ai:lock:<name>``                   string  a short write lock (``store.locks``)
 ``ai:group:<id>:attached``           set     groups attached to a maintenance group
-``ai:org:<org>:groups``              zset    group ids of the org, score = created ms
+``ai:org:<org>:groups``              zset    group ids of the org, score = ``started_ms`` (the
+                                             first alert's receipt), the "all groups" index
+``ai:org:<org>:gs:<state>``          zset    the org's groups in one state (firing, acknowledged,
+                                             resolved, silenced), score = ``started_ms``
+``ai:org:<org>:gi:<integ>``          zset    the org's groups of one integration (same score)
+``ai:org:<org>:gr:<route>``          zset    the org's groups of one route (same score)
+``ai:org:<org>:gsi:<state>:<integ>`` zset    state x integration (same score)
+``ai:org:<org>:gsr:<state>:<route>`` zset    state x route (same score)
+``ai:org:<org>:silence-ends``        zset    silenced groups with an end, score = silenced_until;
+                                             read to move expired silences to ``firing``
+``ai:schema-version``                string  what the data is (``SCHEMA_VERSION``); see
+                                             ``ingest.store.migrate``
+``ai:migration:cursor``              string  where an interrupted index build resumes
 ``ai:org:<org>:alerts``              zset    kept alert ids of the org, score = received ms
 ``ai:resolved-groups``               zset    resolved group ids, score = resolved time (retention)
 ``ai:events``                        stream  events for notifiers (see ``worker.events``)
@@ -57,6 +69,8 @@ key                                  type    holds
 
 from __future__ import annotations
 
+import orjson
+
 P = "ai:"
 
 ORGS = P + "orgs"
@@ -77,6 +91,26 @@ GROUP_ALERTS_SUFFIX = ":alerts"
 GROUP_ATTACHED_SUFFIX = ":attached"
 ORG_GROUPS_SUFFIX = ":groups"
 ORG_ALERTS_SUFFIX = ":alerts"
+SCHEMA_VERSION_KEY = P + "schema-version"
+MIGRATION_CURSOR = P + "migration:cursor"
+# Version 1: no group indexes (before they existed). Version 2: the group indexes below.
+SCHEMA_VERSION = 2
+
+# The group indexes (``group_index``), as pieces that the index Lua code
+# (``ingest/store/lua/group_index.lua``) joins exactly as ``group_index`` does here.
+INDEX_LAYOUT = {
+    "org": ORG_PREFIX,
+    "all": ORG_GROUPS_SUFFIX,
+    "state": ":gs:",
+    "integration": ":gi:",
+    "route": ":gr:",
+    "state_integration": ":gsi:",
+    "state_route": ":gsr:",
+    "sep": ":",
+    "silence": ":silence-ends",
+}
+INDEX_LAYOUT_JSON = orjson.dumps(INDEX_LAYOUT)
+INDEX_STATES = ("firing", "acknowledged", "resolved", "silenced")
 
 
 def token_digest(digest: str) -> str:
@@ -147,6 +181,35 @@ def maintenance_group(integration_id: str) -> str:
 
 def org_groups(org_id: str) -> str:
     return ORG_PREFIX + org_id + ORG_GROUPS_SUFFIX
+
+
+def group_index(
+    org_id: str,
+    state: str | None = None,
+    integration_id: str | None = None,
+    route_id: str | None = None,
+) -> str:
+    """The index of the org's groups in ``state`` (and of one route, else of one integration).
+
+    A route belongs to one integration, so route (+ state) is the narrowest index; the caller
+    checks an integration given with a route.
+    """
+    base, lay = ORG_PREFIX + org_id, INDEX_LAYOUT
+    if route_id is not None:
+        if state is not None:
+            return base + lay["state_route"] + state + lay["sep"] + route_id
+        return base + lay["route"] + route_id
+    if integration_id is not None:
+        if state is not None:
+            return base + lay["state_integration"] + state + lay["sep"] + integration_id
+        return base + lay["integration"] + integration_id
+    if state is not None:
+        return base + lay["state"] + state
+    return base + lay["all"]
+
+
+def org_silence_ends(org_id: str) -> str:
+    return ORG_PREFIX + org_id + INDEX_LAYOUT["silence"]
 
 
 def org_alerts(org_id: str) -> str:

@@ -18,7 +18,7 @@ import orjson
 from redis.asyncio import Redis
 
 from ingest.models import Integration
-from ingest.store import integrations, keys
+from ingest.store import group_index, integrations, keys
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ async def open_window(
         "grouping_id": "",
         "title": group.title,
         "labels": "[]",
-        "created_at": repr(now),
+        "created_at": repr(received_ms / 1000),
+        "started_ms": received_ms,
         "alerts_count": 1,
         "is_maintenance": 1,
         "first_alert_id": group.alert_id,
@@ -69,4 +70,5 @@ async def open_window(
         pipe.hset(keys.alert(group.alert_id), mapping={**alert, "result": "maintenance"})
         pipe.zadd(keys.group_alerts(group.group_id), {group.alert_id: received_ms})
         pipe.zadd(keys.org_alerts(integration.org_id), {group.alert_id: received_ms})
+        group_index.queue_reindex(pipe, [group.group_id], now)
         await pipe.execute()

@@ -1,9 +1,11 @@
--- KEYS: 1 alert, 2 open index, 3 last-resolved index, 4 maintenance index, 5 org groups,
+-- KEYS: 1 alert, 2 open index, 3 last-resolved index, 4 maintenance index, 5 org groups
+--       (all groups index, written by reindex),
 --       6 resolved groups, 7 config version, 8 org alerts
 -- ARGV: 1 alert id, 2 new group id, 3 now (s), 4 received (ms), 5 resolve, 6 ack, 7 own group,
 --       8 alert doc, 9 expected config version, 10 max alerts, 11 group prefix, 12 alert prefix,
 --       13 maintenance mode, 14 new maintenance group id, 15 group fields (JSON object),
---       16 arq job key prefix, 17 group alerts suffix, 18 group attached suffix
+--       16 arq job key prefix, 17 group alerts suffix, 18 group attached suffix,
+--       19 index layout (JSON; reindex() comes from group_index.lua, in the prologue)
 -- (keys of groups and alerts found here are prefix .. id [.. suffix], pieces from store/keys.py)
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local stored = redis.call('HMGET', KEYS[1], 'group_id', 'events')
@@ -16,6 +18,8 @@ local now = ARGV[3]
 local resolve = ARGV[5] == '1'
 local own = ARGV[7] == '1'
 local gp = ARGV[11]
+local L = cjson.decode(ARGV[19])
+local started = string.format('%.3f', tonumber(ARGV[4]) / 1000)
 local gid = false
 local created = false
 local result = 'grouped'
@@ -34,24 +38,24 @@ if not gid then
   for k, v in pairs(fields) do
     redis.call('HSET', gkey, k, v)
   end
-  redis.call('HSET', gkey, 'id', gid, 'created_at', now, 'alerts_count', 0,
-             'open_key', KEYS[2], 'resolved_key', KEYS[3], 'first_alert_id', ARGV[1])
+  redis.call('HSET', gkey, 'id', gid, 'created_at', started, 'started_ms', ARGV[4],
+             'alerts_count', 0, 'open_key', KEYS[2], 'resolved_key', KEYS[3],
+             'first_alert_id', ARGV[1])
   if not own then
     redis.call('SET', KEYS[2], gid)
   end
-  redis.call('ZADD', KEYS[5], ARGV[4], gid)
   if ARGV[13] == 'maintenance' then
     local mg = redis.call('GET', KEYS[4])
     if not mg then
       mg = ARGV[14]
       local mkey = gp .. mg
-      redis.call('HSET', mkey, 'id', mg, 'created_at', now, 'alerts_count', 0,
-                 'is_maintenance', 1, 'title', 'Maintenance', 'labels', '[]')
+      redis.call('HSET', mkey, 'id', mg, 'created_at', started, 'started_ms', ARGV[4],
+                 'alerts_count', 0, 'is_maintenance', 1, 'title', 'Maintenance', 'labels', '[]')
       for _, f in ipairs({'org_id', 'integration_id', 'team_id'}) do
         if fields[f] then redis.call('HSET', mkey, f, fields[f]) end
       end
       redis.call('SET', KEYS[4], mg)
-      redis.call('ZADD', KEYS[5], ARGV[4], mg)
+      reindex(L, mkey, now)
     end
     redis.call('HSET', gkey, 'root_id', mg)
     redis.call('SADD', gp .. mg .. ARGV[18], gid)
@@ -107,6 +111,7 @@ if resolve and not state[2] then
   table.insert(events, 'alert_group_resolved')
   if result == 'grouped' or result == 'acknowledged' then result = 'resolved' end
 end
+reindex(L, gkey, now)
 local joined = table.concat(events, ',')
 redis.call('HSET', KEYS[1], 'events', joined, 'result', result)
 return {result, gid, joined}

@@ -1,5 +1,6 @@
 -- KEYS: 1 group, 2 resolved groups, 3 open index, 4 last-resolved index, 5 maintenance index
--- ARGV: 1 action, 2 now, 3 actor, 4 silenced until ('' = forever), 5 root allowed ('' = none)
+-- ARGV: 1 action, 2 now, 3 actor, 4 silenced until ('' = forever), 5 root allowed ('' = none),
+--       6 index layout (JSON)
 if redis.call('EXISTS', g) == 0 then return {'missing', ''} end
 local s = status()
 local a, now, actor = ARGV[1], ARGV[2], ARGV[3]
@@ -58,4 +59,5 @@ elseif a == 'unsilence' then
 else
   return redis.error_reply('unknown action ' .. a)
 end
+reindex(cjson.decode(ARGV[6]), g, now)
 return {'ok', extra}

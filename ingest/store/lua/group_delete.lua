@@ -1,6 +1,7 @@
 -- KEYS: 1 group, 2 group alerts, 3 resolved groups, 4 org groups, 5 org alerts, 6 open index,
 --       7 last-resolved index, 8 maintenance index, 9 its attached set, 10 its root's attached
---       set (9 again when it has no root). ARGV: 1 group id, 2 alert key prefix, 3 group prefix
+--       set (9 again when it has no root). ARGV: 1 group id, 2 alert key prefix, 3 group prefix,
+--       4 index layout (JSON)
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local id = ARGV[1]
 for _, child in ipairs(redis.call('SMEMBERS', KEYS[9])) do
@@ -12,6 +13,7 @@ for _, a in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   redis.call('ZREM', KEYS[5], a)
 end
 redis.call('SREM', KEYS[10], id)
+unindex(cjson.decode(ARGV[4]), KEYS[1])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[9])
 redis.call('ZREM', KEYS[3], id)
 redis.call('ZREM', KEYS[4], id)
