@@ -1,4 +1,4 @@
-"""``alert-ingest`` command line: api, worker, dev, dlq, tokens, import.
+"""``alert-ingest`` command line: api, worker, dev, dlq, tokens, import, migrate.
 
 Settings come from ``ALERT_INGEST_*`` variables (see ``ingest.settings``); flags override them.
 A bad value stops the command with one line naming the variable and exit code 2.
@@ -20,8 +20,8 @@ from ingest.importer import command as import_command
 from ingest.logs import setup_logging
 from ingest.models import SCOPES
 from ingest.redis_conn import connect
-from ingest.settings import Settings, SettingsError, load_settings
-from ingest.store import dead_letters, tokens
+from ingest.settings import SERVE_MODES, Settings, SettingsError, load_settings
+from ingest.store import dead_letters, migrate, tokens
 
 
 def _api(settings: Settings, args: argparse.Namespace) -> int:
@@ -97,6 +97,20 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    redis: Redis = connect(settings.redis_url)
+    try:
+        if args.again:
+            await migrate.forget_version(redis)
+        elif await migrate.is_current(redis):
+            print(f"schema version {await migrate.schema_version(redis)}: nothing to do")
+            return 0
+        done = await migrate.build_indexes(redis, progress=lambda line: print(line, flush=True))
+    finally:
+        await redis.aclose()
+    return 0 if done else 1
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -120,6 +134,19 @@ def _parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="run the HTTP process (link endpoints and public API)")
     api.add_argument("--host", help="listen address (ALERT_INGEST_HOST, default 0.0.0.0)")
     api.add_argument("--port", type=_port, help="listen port (ALERT_INGEST_PORT, default 8080)")
+    api.add_argument(
+        "--serve",
+        choices=SERVE_MODES,
+        help="links (integration links), api (public API) or all (ALERT_INGEST_SERVE, default all)",
+    )
+    mig = sub.add_parser(
+        "migrate", help="bring the stored data to this version (build the group indexes)"
+    )
+    mig.add_argument(
+        "--again",
+        action="store_true",
+        help="index every group again (after workers of an older version wrote groups)",
+    )
 
     wrk = sub.add_parser("worker", help="run one worker process (arq) that processes queued alerts")
     wrk.add_argument(
@@ -185,6 +212,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
     "dlq": _dlq,
     "tokens": _tokens,
     "import": import_command.run,
+    "migrate": _migrate,
 }
 
 
@@ -193,7 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "scope", "absent") is None:
         args.scope = list(SCOPES)
     try:
-        settings = load_settings(host=getattr(args, "host", None), port=getattr(args, "port", None))
+        settings = load_settings(
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            serve=getattr(args, "serve", None),
+        )
     except SettingsError as exc:
         print(f"alert-ingest: configuration error: {exc}", file=sys.stderr)
         return 2

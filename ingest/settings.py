@@ -8,6 +8,9 @@ Every variable is optional and prefixed ``ALERT_INGEST_``:
                               embedded Redis when it is unset.
 ``BASE_URL``                  Public base URL used to build ``link`` and pagination links.
                               Default ``http://localhost:8080``.
+``LINKS_BASE_URL``            Public base URL of the integration links (``link``, heartbeat link),
+                              when the ``links`` processes have their own address. Default: the
+                              ``BASE_URL``.
 ``HOST`` / ``PORT``           Where the api listens. Default ``0.0.0.0`` / ``8080``.
 ``MAX_BODY_BYTES``            Largest accepted request body. Default 2.5 MiB (2621440).
 ``RATE_LIMIT_INTEGRATION``    Link posts per integration (``<count>/<n><s|m|h>``), ``300/5m``.
@@ -33,6 +36,9 @@ Every variable is optional and prefixed ``ALERT_INGEST_``:
                               empty: only public addresses.
 ``IMPORT_TOKEN``              OnCall API token for ``alert-ingest import oncall`` when ``--token``
                               is not given (keeps it off the command line). No default.
+``SERVE``                     What ``alert-ingest api`` serves: ``links`` (integration links and
+                              the PagerDuty/Opsgenie endpoints), ``api`` (the public API) or
+                              ``all``. Default ``all``.
 
 An invalid value raises :class:`SettingsError` whose message is one line naming the variable.
 """
@@ -52,6 +58,9 @@ from ingest.netguard import IPNetwork, parse_networks
 from templates_engine.limits import DEFAULT_LIMITS
 
 PREFIX = "ALERT_INGEST_"
+
+
+SERVE_MODES = ("all", "links", "api")
 
 
 class SettingsError(ValueError):
@@ -95,6 +104,7 @@ def parse_rate(text: str) -> Rate:
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     base_url: str = "http://localhost:8080"
+    links_base_url: str = ""
     host: str = "0.0.0.0"
     port: int = 8080
     max_body_bytes: int = 2_621_440
@@ -114,11 +124,17 @@ class Settings:
     webhook_allowed_networks: tuple[IPNetwork, ...] = ()
     # OnCall API token for ``alert-ingest import oncall`` (so it need not be on the command line)
     import_token: str | None = dataclasses.field(default=None, repr=False)
+    serve: str = "all"
     redis_url_from_env: bool = False
 
     @property
     def link_base(self) -> str:
         return self.base_url.rstrip("/")
+
+    @property
+    def links_base(self) -> str:
+        """Where the integration links are served (``LINKS_BASE_URL``, else ``BASE_URL``)."""
+        return self.links_base_url.rstrip("/") or self.link_base
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -189,7 +205,7 @@ def _convert(field: str, name: str, raw: str) -> Any:
             raise SettingsError(f"{PREFIX}{name}: {exc}") from None
     if field == "redis_url":
         return _url(name, raw, ("redis", "rediss", "unix", "redis+sentinel"))
-    if field == "base_url":
+    if field in ("base_url", "links_base_url"):
         return _url(name, raw, ("http", "https")).rstrip("/")
     if field == "log_level":
         level = raw.strip().lower()
@@ -203,6 +219,11 @@ def _convert(field: str, name: str, raw: str) -> Any:
             raise SettingsError(f"{PREFIX}{name}: {exc}") from None
     if field == "import_token":
         return raw.strip() or None
+    if field == "serve":
+        serve = raw.strip().lower()
+        if serve not in SERVE_MODES:
+            raise SettingsError(f"{PREFIX}{name}: {raw!r} is not one of {', '.join(SERVE_MODES)}")
+        return serve
     if field in ("host", "queue_name"):
         if not raw.strip():
             raise SettingsError(f"{PREFIX}{name}: must not be empty")

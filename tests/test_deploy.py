@@ -35,10 +35,12 @@ API_PORT = Settings().port
 WORKER_METRICS_PORT = 9100
 # The CLI contract deploy files rely on: subcommand → flags that take a value.
 CLI_FLAGS = {
-    "api": {"--host", "--port"},
+    "api": {"--host", "--port", "--serve"},
     "worker": {"--concurrency", "--metrics-port", "--completion-wait"},
 }
-APP_SERVICES = ("api", "worker-1", "worker-2")
+APP_SERVICES = ("api", "links", "worker-1", "worker-2")
+# Processes of `alert-ingest api`, by what they serve (compose service = k8s component).
+HTTP_PARTS = ("api", "links")
 WORKER_SERVICES = ("worker-1", "worker-2")
 
 
@@ -278,7 +280,7 @@ def test_k8s_configmap_and_secret_hold_only_valid_settings() -> None:
 
 def test_k8s_containers_load_the_configmap_and_secret() -> None:
     valid = valid_env_names()
-    for deployment in ("alert-ingest-api", "alert-ingest-worker"):
+    for deployment in ("alert-ingest-api", "alert-ingest-links", "alert-ingest-worker"):
         container = only_container(deployment)
         refs = {
             ("ConfigMap" if "configMapRef" in ref else "Secret"): (
@@ -341,7 +343,7 @@ def test_compose_app_services_build_the_image_and_run_api_or_worker() -> None:
             DEPLOY / "Dockerfile"
         )
         command, _ = command_flags(svc["command"])
-        assert command == ("api" if name == "api" else "worker")
+        assert command == ("api" if name in HTTP_PARTS else "worker")
         assert svc["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
@@ -349,9 +351,20 @@ def test_k8s_deployments_run_one_image_with_api_and_worker_commands() -> None:
     api, worker = only_container("alert-ingest-api"), only_container("alert-ingest-worker")
     assert command_flags(api["command"])[0] == "api"
     assert command_flags(worker["command"])[0] == "worker"
-    assert api["image"] == worker["image"]
+    assert api["image"] == worker["image"] == only_container("alert-ingest-links")["image"]
     images = load_yaml(K8S / "kustomization.yaml")["images"]
     assert [i["name"] for i in images] == [api["image"].split(":")[0]]
+
+
+def test_links_and_public_api_run_apart_in_compose_and_k8s() -> None:
+    for part in HTTP_PARTS:
+        assert command_flags(service(part)["command"])[1]["--serve"] == part
+        container = only_container(f"alert-ingest-{part}")
+        assert command_flags(container["command"])[1]["--serve"] == part
+    env = compose_env(service("api"))
+    links_port = int(str(service("links")["ports"][0]).split(":")[0])
+    assert urlsplit(env[PREFIX + "LINKS_BASE_URL"]).port == links_port
+    assert urlsplit(env[PREFIX + "BASE_URL"]).port == API_PORT
 
 
 def test_third_party_images_are_pinned() -> None:
@@ -368,7 +381,7 @@ def test_deploy_commands_parse_with_the_real_cli() -> None:
     cli = importlib.import_module("alert_ingest.cli")
     parser: argparse.ArgumentParser = cli._parser()
     argvs = [service(n)["command"] for n in APP_SERVICES] + [
-        only_container(d)["command"] for d in ("alert-ingest-api", "alert-ingest-worker")
+        only_container(f"alert-ingest-{d}")["command"] for d in (*HTTP_PARTS, "worker")
     ]
     for argv in argvs:
         parser.parse_args(argv[1:])
@@ -389,12 +402,13 @@ def test_workers_get_longer_to_stop_than_they_wait_for_jobs_in_flight() -> None:
 
 
 def test_compose_api_port_mapping_healthcheck_and_scrape_target_agree() -> None:
-    api = service("api")
-    _, flags = command_flags(api["command"])
-    port = int(flags.get("--port", compose_env(api).get(PREFIX + "PORT", API_PORT)))
-    assert [str(p).split(":")[-1] for p in api["ports"]] == [str(port)]
-    assert url_ports_and_paths(api["healthcheck"]["test"]) == [(port, "/health/live")]
-    assert scrape_targets("alert-ingest-api") == {f"api:{port}"}
+    for part in HTTP_PARTS:
+        api = service(part)
+        _, flags = command_flags(api["command"])
+        port = int(flags.get("--port", compose_env(api).get(PREFIX + "PORT", API_PORT)))
+        assert [str(p).split(":")[-1] for p in api["ports"]] == [str(port)]
+        assert url_ports_and_paths(api["healthcheck"]["test"]) == [(port, "/health/live")]
+        assert scrape_targets(f"alert-ingest-{part}") == {f"{part}:{port}"}
 
 
 def test_compose_workers_metrics_port_healthcheck_and_scrape_targets_agree() -> None:
@@ -449,15 +463,16 @@ def test_compose_mounts_prometheus_and_grafana_config_where_they_are_read() -> N
 
 
 def test_k8s_api_ports_service_and_probes_agree() -> None:
-    container = only_container("alert-ingest-api")
-    _, flags = command_flags(container["command"])
-    configured = k8s("ConfigMap", "alert-ingest")["data"].get(PREFIX + "PORT", API_PORT)
-    port = int(flags.get("--port", configured))
-    assert container_port(container, "http") == port
-    assert probe(container, "livenessProbe") == (port, "/health/live")
-    assert probe(container, "readinessProbe") == (port, "/health/ready")
-    [svc_port] = k8s("Service", "alert-ingest-api")["spec"]["ports"]
-    assert container_port(container, svc_port["targetPort"]) == port
+    for part in HTTP_PARTS:
+        container = only_container(f"alert-ingest-{part}")
+        _, flags = command_flags(container["command"])
+        configured = k8s("ConfigMap", "alert-ingest")["data"].get(PREFIX + "PORT", API_PORT)
+        port = int(flags.get("--port", configured))
+        assert container_port(container, "http") == port
+        assert probe(container, "livenessProbe") == (port, "/health/live")
+        assert probe(container, "readinessProbe") == (port, "/health/ready")
+        [svc_port] = k8s("Service", f"alert-ingest-{part}")["spec"]["ports"]
+        assert container_port(container, svc_port["targetPort"]) == port
 
 
 def test_k8s_worker_metrics_port_service_and_probe_agree() -> None:
@@ -476,7 +491,7 @@ def probe(container: Doc, kind: str) -> tuple[int, str]:
 
 
 def test_k8s_selectors_and_scale_targets_match_the_deployments() -> None:
-    for component in ("api", "worker"):
+    for component in (*HTTP_PARTS, "worker"):
         name = f"alert-ingest-{component}"
         deployment = k8s("Deployment", name)
         labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -589,7 +604,7 @@ def test_alertmanager_example_posts_every_alert_and_resolution_to_a_link() -> No
     [webhook] = receivers[config["route"]["receiver"]]["webhook_configs"]
     url = urlsplit(webhook["url"])
     assert re.fullmatch(r"/integrations/v1/alertmanager/[^/]+/", url.path)
-    assert url.hostname == "api" and url.port == API_PORT
+    assert url.hostname == "links" and url.port == API_PORT
     assert webhook["send_resolved"] is True
     assert webhook["max_alerts"] == 0
 

@@ -28,6 +28,7 @@ from ingest.api.auth import api_token, requires
 from ingest.api.body import FORM_TYPES, is_json_type, parse_json, read_form, read_object
 from ingest.api.errors import bad_request, detail, json_response, not_found
 from ingest.api.group_filters import parse_filter
+from ingest.api.indexes import require_indexes
 from ingest.api.pagination import envelope, page_request
 from ingest.domain import groups
 from ingest.domain.group_filter import group_labels, group_state, is_silenced, number, started_at
@@ -119,6 +120,7 @@ async def _respond(request: web.Request, group_id: str) -> web.Response:
 async def list_groups(request: web.Request) -> web.Response:
     redis, settings = context.redis(request), context.settings(request)
     org_id = api_token(request).org_id
+    await require_indexes(request)
     page, size = page_request(request)
     found = await find_groups(redis, org_id, parse_filter(request.query), page, size)
     body = envelope(request, found.count, found.page, size)

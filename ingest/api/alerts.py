@@ -5,14 +5,23 @@ pipeline decided for it (labels with their source, grouping key, signals, routes
 issues) plus ``group``: the group it landed in and how (``result``). ``search`` is a
 case-insensitive substring of the payload's JSON text, rendered like Python's ``json.dumps`` with
 its default separators (``", "``, ``": "``) but keeping non-ASCII characters as they are.
+
+``search`` is bounded: it looks at the newest ``SEARCH_WINDOW`` alerts of the scope (the
+organization, or the group given by ``alert_group_id``), newest first, and lists those that
+match (``count`` counts matches within that window). It reads and matches ``SEARCH_SLICE``
+alerts at a time, yielding the event loop between slices, so a search never stalls the link
+endpoints served by the same process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import orjson
 from aiohttp import web
+from redis.asyncio import Redis
 
 from ingest.api import context
 from ingest.api.auth import api_token, requires
@@ -20,6 +29,15 @@ from ingest.api.errors import json_response, not_found
 from ingest.api.pagination import paginate
 from ingest.store import groups as store
 from ingest.timefmt import iso
+
+SEARCH_WINDOW = 10_000
+SEARCH_SLICE = 50
+SEARCH_DOC = (
+    "Case-insensitive substring of the alert's payload as JSON text (Python json.dumps style: "
+    f'", " and ": " separators, non-ASCII kept). Searches the newest {SEARCH_WINDOW} alerts of '
+    "the scope (the organization, or the alert group given by alert_group_id); count is the "
+    "number of matches among them."
+)
 
 
 def alert_brief(alert: dict[str, Any]) -> dict[str, Any]:
@@ -83,13 +101,20 @@ async def list_alerts(request: web.Request) -> web.Response:
             envelope["results"] = [alert_full(a) for a in await store.alerts(redis, page)]
         return json_response(envelope)
     if ids is None:
-        ids = await store.org_alert_ids(redis, org_id)
-    found = [
-        a for a in await store.alerts(redis, ids) if search in payload_text(a["payload"]).lower()
-    ]
-    page_items, envelope = paginate(request, found)
-    envelope["results"] = [alert_full(a) for a in page_items]
-    return json_response(envelope)
+        ids = await store.org_alert_ids(redis, org_id, 0, SEARCH_WINDOW - 1)
+    return await _page(request, await _search(redis, ids[:SEARCH_WINDOW], search))
+
+
+async def _search(redis: Redis, ids: list[str], needle: str) -> list[str]:
+    """The ids (newest first) whose payload text holds ``needle``, a slice at a time."""
+    found: list[str] = []
+    for start in range(0, len(ids), SEARCH_SLICE):
+        chunk = ids[start : start + SEARCH_SLICE]
+        for alert_id, raw in zip(chunk, await store.alert_docs(redis, chunk), strict=True):
+            if raw is not None and needle in payload_text(orjson.loads(raw)["payload"]).lower():
+                found.append(alert_id)
+        await asyncio.sleep(0)  # let link requests in between slices
+    return found
 
 
 @requires("alert_groups:read")

@@ -1,7 +1,12 @@
-"""The api process's aiohttp application: public API, health, OpenAPI document.
+"""The api process's aiohttp application: integration links, public API, health, OpenAPI.
 
 One ``Application``; the Redis pool lives in a ``cleanup_ctx`` so it is created once and closed at
 shutdown. Every path answers with and without a trailing slash (no redirect).
+
+``settings.serve`` picks what one process serves, so links and the public API can run in
+separate processes from the same code: ``links`` (integration links, the PagerDuty and Opsgenie
+endpoints), ``api`` (the public API, the OpenAPI document; it also builds the group indexes of an
+older store, see ``ingest.api.indexes``) or ``all``. Health and metrics are always served.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from ingest.api import (
     context,
     escalation_chains,
     health,
+    indexes,
     integrations,
     links,
     openapi,
@@ -86,16 +92,19 @@ def create_app(settings: Settings, redis: Redis | None = None) -> web.Applicatio
     app.cleanup_ctx.append(redis_ctx)
     add_route(app, "GET", "/health/live", health.live)
     add_route(app, "GET", "/health/ready", health.ready)
-    add_route(app, "GET", "/api/v1/openapi.json", openapi.serve)
     add_route(app, "GET", "/metrics", metrics_handler)
-    integrations.add_routes(app, add_route)
-    routes.add_routes(app, add_route)
-    escalation_chains.add_routes(app, add_route)
-    alert_groups.add_routes(app, add_route)
-    alerts.add_routes(app, add_route)
-    preview.add_routes(app, add_route)
-    pagerduty.add_routes(app, add_route)
-    opsgenie.add_routes(app, add_route)
-    webhooks.add_routes(app, add_route)
-    links.add_routes(app, add_route)
+    if settings.serve in ("all", "api"):
+        app.cleanup_ctx.append(indexes.index_builder)
+        add_route(app, "GET", "/api/v1/openapi.json", openapi.serve)
+        integrations.add_routes(app, add_route)
+        routes.add_routes(app, add_route)
+        escalation_chains.add_routes(app, add_route)
+        alert_groups.add_routes(app, add_route)
+        alerts.add_routes(app, add_route)
+        preview.add_routes(app, add_route)
+        webhooks.add_routes(app, add_route)
+    if settings.serve in ("all", "links"):
+        pagerduty.add_routes(app, add_route)
+        opsgenie.add_routes(app, add_route)
+        links.add_routes(app, add_route)
     return app

@@ -31,7 +31,7 @@ def link_of(integration: Integration, settings: Settings) -> str | None:
     if integration.token is None:
         return None
     path_type = integration.link_type or integration.type
-    return f"{settings.link_base}/integrations/v1/{path_type}/{integration.token}/"
+    return f"{settings.links_base}/integrations/v1/{path_type}/{integration.token}/"
 
 
 def route_destinations(route: Route) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ingest.api.alert_groups import MAX_SILENCE_SECONDS
+from ingest.api.alerts import SEARCH_DOC
 from ingest.api.openapi import (
     BOOL,
     NSTR,
@@ -196,7 +197,12 @@ PATHS: dict[str, Schema] = {
         "get": operation(
             "List alerts, newest first",
             ("200", response("A page of alerts", page_of("Alert"))),
-            params=[*PAGING, query("alert_group_id"), query("id"), query("search")],
+            params=[
+                *PAGING,
+                query("alert_group_id"),
+                query("id"),
+                query("search", {"type": "string", "description": SEARCH_DOC}),
+            ],
         )
     },
     "/api/v1/alerts/{id}/": {

@@ -95,6 +95,15 @@ async def alert_in_org(redis: Redis, org_id: str, alert_id: str) -> bool:
     return await redis.zscore(keys.org_alerts(org_id), alert_id) is not None
 
 
+async def alert_docs(redis: Redis, alert_ids_: list[str]) -> list[bytes | None]:
+    """The stored documents (payload, trace; JSON) of the alerts, None for those gone."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for aid in alert_ids_:
+            pipe.hget(keys.alert(aid), "doc")
+        docs: list[bytes | None] = await pipe.execute()
+    return docs
+
+
 async def alerts(redis: Redis, alert_ids_: list[str]) -> list[dict[str, Any]]:
     """Alert documents (payload, trace) with ``group_id``, ``result`` and ``created_at``."""
     async with redis.pipeline(transaction=False) as pipe:

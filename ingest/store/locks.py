@@ -44,4 +44,9 @@ async def org_lock(
     try:
         yield
     finally:
-        await _RELEASE(redis, [key], [token])
+        await release(redis, key, token)
+
+
+async def release(redis: Redis, key: str, token: str) -> None:
+    """Release ``key`` when ``token`` still holds it (a holder that lost it deletes nothing)."""
+    await _RELEASE(redis, [key], [token])
