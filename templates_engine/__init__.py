@@ -8,8 +8,10 @@ Public API (see each module's docstring for details):
 - ``evaluate_alert(type, templates, payload, *, static_labels, dynamic_labels,
   multi_label_template, max_labels, alert_id, limits) -> Evaluation``: labels, grouping key and
   id, resolve/ack signals, source link and template issues (``Evaluation.to_dict()`` is the trace).
-- ``render_channels(type, templates, payload, *, integration_name, alert_group_id,
-  alert_group_link, channels, limits) -> ChannelRendering``: title/message/image_url per channel.
+- ``render_channels(type, templates, payload, *, labels, integration_name, alert_group_id,
+  alert_group_link, channels, limits, web) -> ChannelRendering``: title/message/image_url per
+  channel; ``render_web_title(...) -> WebTitle`` renders the web title alone, before grouping,
+  for ``render_channels(web=...)`` to reuse (``templates_engine.channels``).
 - ``select_route(routes, payload, labels, *, limits) -> RouteDecision`` over ``RouteSpec``s;
   ``check_regex(pattern)`` raises ``InvalidRegex``.
 - ``render_template(source, context, limits=None) -> RenderResult`` and ``is_truthy(text)``.
@@ -19,6 +21,13 @@ Public API (see each module's docstring for details):
 from collections.abc import Mapping
 from typing import Any
 
+from .channels import (
+    ChannelRendering,
+    RenderedChannel,
+    WebTitle,
+    render_channels,
+    render_web_title,
+)
 from .defaults import (
     CHANNEL_FIELDS,
     TEMPLATE_TYPES,
@@ -28,14 +37,11 @@ from .defaults import (
 )
 from .errors import IssueKind, TemplateCompileError
 from .evaluate import (
-    ChannelRendering,
     DroppedLabel,
     Evaluation,
     Label,
-    RenderedChannel,
     TemplateIssue,
     evaluate_alert,
-    render_channels,
     resolve_template,
 )
 from .limits import DEFAULT_LIMITS, Limits
@@ -70,6 +76,7 @@ __all__ = [
     "RouteTrial",
     "TemplateCompileError",
     "TemplateIssue",
+    "WebTitle",
     "check_regex",
     "check_template",
     "default_dynamic_labels",
@@ -81,6 +88,7 @@ __all__ = [
     "is_truthy",
     "render_channels",
     "render_template",
+    "render_web_title",
     "resolve_template",
     "select_route",
 ]

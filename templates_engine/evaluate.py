@@ -13,10 +13,7 @@
 3. **Signals**: ``resolve_signal`` / ``acknowledge_signal`` are true only when the rendered text,
    stripped and lower-cased, is ``1``, ``true`` or ``ok``. A missing template or an error is false.
 
-``render_channels(integration_type, templates, payload, ...) -> ChannelRendering`` renders the
-source link, then web title/message/image_url, then the other channels with ``web_title``,
-``web_message`` and ``web_image_url`` in their context (as in OnCall). A failed template shows its
-``Template Error/Warning: …`` message as the value; a value rendering ``None`` (or empty) is null.
+Rendering the channels of an alert is ``templates_engine.channels``.
 
 ``templates`` is the API shape: top-level ``grouping_key``, ``resolve_signal``,
 ``acknowledge_signal``, ``source_link`` and one mapping per channel; ``None`` or ``""`` (or a
@@ -30,24 +27,23 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .defaults import CHANNEL_FIELDS, default_templates
+from .defaults import default_templates
 from .errors import IssueKind
 from .limits import DEFAULT_LIMITS, Limits
 from .readonly import freeze
 from .sandbox import RenderResult, get_engine, is_truthy
 
 __all__ = [
-    "ChannelRendering",
     "DroppedLabel",
     "Evaluation",
     "Label",
-    "RenderedChannel",
     "TemplateIssue",
+    "TemplateRun",
     "evaluate_alert",
-    "render_channels",
+    "nullable",
     "resolve_template",
 ]
 
@@ -107,23 +103,6 @@ class Evaluation:
         return asdict(self)
 
 
-@dataclass(frozen=True, slots=True)
-class RenderedChannel:
-    title: str | None = None
-    message: str | None = None
-    image_url: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelRendering:
-    channels: dict[str, RenderedChannel] = field(default_factory=dict)
-    source_link: str | None = None
-    issues: tuple[TemplateIssue, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def resolve_template(
     integration_type: str, templates: Mapping[str, Any] | None, name: str
 ) -> str | None:
@@ -148,7 +127,7 @@ def resolve_template(
     return value if isinstance(value, str) else None
 
 
-class _Run:
+class TemplateRun:
     """Renders templates of one evaluation, collecting issues."""
 
     def __init__(self, limits: Limits) -> None:
@@ -198,7 +177,7 @@ def _value_problem(value: str, limit: int) -> DropReason | None:
 
 
 def _gather_labels(
-    run: _Run,
+    run: TemplateRun,
     frozen_payload: Any,
     static_labels: Sequence[tuple[str, str]],
     dynamic_labels: Sequence[tuple[str, str]],
@@ -243,7 +222,7 @@ def _gather_labels(
 
 
 def _multi_labels(
-    run: _Run, source: str, context: Mapping[str, Any], limit: int
+    run: TemplateRun, source: str, context: Mapping[str, Any], limit: int
 ) -> list[Label | DroppedLabel]:
     result = run.render("multi_labels", source, context)
     if result.text is None:
@@ -281,7 +260,7 @@ def _md5(text: str) -> str:
 
 
 def _signal(
-    run: _Run, name: str, source: str | None, context: Mapping[str, Any]
+    run: TemplateRun, name: str, source: str | None, context: Mapping[str, Any]
 ) -> tuple[bool, str | None]:
     if source is None:
         return False, None
@@ -302,7 +281,7 @@ def evaluate_alert(
     limits: Limits | None = None,
 ) -> Evaluation:
     """Labels, grouping key and signals for one alert (see the module docstring)."""
-    run = _Run(limits or DEFAULT_LIMITS)
+    run = TemplateRun(limits or DEFAULT_LIMITS)
     frozen = freeze(payload)
     labels, dropped = _gather_labels(
         run, frozen, static_labels, dynamic_labels, multi_label_template, max_labels
@@ -344,7 +323,7 @@ def evaluate_alert(
     link_source = resolve_template(integration_type, templates, "source_link")
     source_link = None
     if link_source is not None:
-        source_link = _nullable(run.render("source_link", link_source, context, budgeted=False))
+        source_link = nullable(run.render("source_link", link_source, context, budgeted=False))
     return Evaluation(
         labels=tuple(labels),
         dropped_labels=tuple(dropped),
@@ -361,63 +340,9 @@ def evaluate_alert(
     )
 
 
-def _nullable(result: RenderResult) -> str | None:
+def nullable(result: RenderResult) -> str | None:
+    """The rendered text, or None when it failed or rendered empty or ``None``."""
     text = result.text
     if text is None or text.strip() in ("", "None"):
         return None
     return text
-
-
-def _shown(result: RenderResult) -> str | None:
-    if result.text is None:
-        return result.message
-    return _nullable(result)
-
-
-def render_channels(
-    integration_type: str,
-    templates: Mapping[str, Any] | None,
-    payload: Any,
-    *,
-    integration_name: str = "",
-    alert_group_id: str = "",
-    alert_group_link: str = "",
-    channels: Sequence[str] | None = None,
-    limits: Limits | None = None,
-) -> ChannelRendering:
-    """Title/message/image_url of each channel (all channels unless ``channels`` names some)."""
-    lim = limits or DEFAULT_LIMITS
-    run = _Run(lim)
-    base: dict[str, Any] = {
-        "payload": freeze(payload),
-        "integration_name": integration_name,
-        "grafana_oncall_alert_group_id": alert_group_id,
-        "grafana_oncall_incident_id": alert_group_id,
-        "grafana_oncall_link": alert_group_link,
-        "source_link": "",
-    }
-    link_source = resolve_template(integration_type, templates, "source_link")
-    source_link = None
-    if link_source is not None:
-        source_link = _nullable(run.render("source_link", link_source, base))
-    base["source_link"] = source_link or ""
-    wanted = list(channels) if channels is not None else list(CHANNEL_FIELDS)
-    order = ["web", *[c for c in wanted if c != "web"]]
-    rendered: dict[str, RenderedChannel] = {}
-    for channel in order:
-        values: dict[str, str | None] = {}
-        for fld in CHANNEL_FIELDS[channel]:
-            source = resolve_template(integration_type, templates, f"{channel}.{fld}")
-            if source is None:
-                values[fld] = None
-                continue
-            limit = lim.title_length if fld == "title" else None
-            values[fld] = _shown(run.render(f"{channel}.{fld}", source, base, limit))
-        rendered[channel] = RenderedChannel(**values)
-        if channel == "web":
-            web = rendered["web"]
-            base["web_title"] = web.title or ""
-            base["web_message"] = web.message or ""
-            base["web_image_url"] = web.image_url or ""
-    result = {c: rendered[c] for c in wanted if c in rendered}
-    return ChannelRendering(result, source_link, tuple(run.issues))

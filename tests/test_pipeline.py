@@ -89,3 +89,43 @@ async def test_trace_and_event_content(
     assert set(data["channels"]) == {"web", "slack"}
     assert data["channels"]["slack"]["title"]
     assert data["channels"]["web"]["title"]
+
+
+async def test_group_and_its_created_event_carry_one_title(
+    client: Client, auth: dict[str, str], redis: Redis, settings: Settings
+) -> None:
+    """The web title is rendered once, with labels and the group's id in its context: the group
+    and its alert_group_created event show the same text; a later alert's event has its own."""
+    templates = {
+        "grouping_key": "{{ payload.team }}",
+        "source_link": "https://source.example/{{ payload.n }}",
+        "web": {
+            "title": "{{ labels.team }} #{{ grafana_oncall_alert_group_id }} {{ source_link }}"
+        },
+    }
+    dynamic = [{"key": {"name": "team"}, "value": {"name": "{{ payload.team }}"}}]
+    integration = await make(client, auth, "webhook", templates=templates, dynamic_labels=dynamic)
+    await post_and_drain(client, settings, integration["path"], {"team": "sre", "n": 1})
+    await post_and_drain(client, settings, integration["path"], {"team": "sre", "n": 2})
+    [group] = await all_groups(redis)
+    created, added = await events(redis)
+    assert (created["type"], added["type"]) == ("alert_group_created", "alert_added")
+    title = f"sre #{group['id']} https://source.example/1"
+    assert group["title"] == title
+    assert orjson.loads(created["data"])["channels"]["web"]["title"] == title
+    later = orjson.loads(added["data"])["channels"]["web"]["title"]
+    assert later == f"sre #{group['id']} https://source.example/2"
+    shown = await client.get(f"/api/v1/alert_groups/{group['id']}", headers=auth)
+    assert (await shown.json())["title"] == title
+
+
+async def test_failing_web_title_is_the_same_on_the_group_and_its_event(
+    client: Client, auth: dict[str, str], redis: Redis, settings: Settings
+) -> None:
+    templates = {"web": {"title": "{{ 1 / payload.zero }}"}}
+    integration = await make(client, auth, "webhook", templates=templates)
+    await post_and_drain(client, settings, integration["path"], {"zero": 0})
+    [group] = await all_groups(redis)
+    [created] = await events(redis)
+    shown = orjson.loads(created["data"])["channels"]["web"]["title"]
+    assert shown.startswith("Template Error: ") and group["title"] == shown

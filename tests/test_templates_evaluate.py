@@ -17,6 +17,7 @@ from templates_engine import (
     evaluate_alert,
     render_channels,
     render_template,
+    render_web_title,
     select_route,
 )
 
@@ -240,3 +241,30 @@ def test_render_channels_title_cut_at_500() -> None:
     out = render_channels("webhook", {"web": {"title": "{{ 'x' * 900 }}"}}, {}, channels=["web"])
     assert out.channels["web"].title == "x" * 500 + ".."
     assert list(out.channels) == ["web"]
+
+
+def test_render_channels_reuses_a_web_title_rendered_before() -> None:
+    """``render_web_title`` then ``render_channels(web=...)`` gives what one ``render_channels``
+    gives with the same arguments, without rendering the web title or the source link again."""
+    templates = {
+        "source_link": "{{ payload.url }}",
+        "web": {"title": "{{ labels.team }} {{ source_link }} {{ payload.nope.x }}"},
+        "slack": {"title": "{{ web_title }}!"},
+    }
+    args: dict[str, Any] = {
+        "labels": {"team": "sre"},
+        "integration_name": "Hook",
+        "alert_group_id": "I1",
+        "alert_group_link": "http://g/I1",
+    }
+    payload = {"url": "http://src"}
+    web = render_web_title("webhook", templates, payload, **args)
+    assert web.alert_group_id == "I1" and (web.title or "").startswith("Template Warning: ")
+    whole = render_channels("webhook", templates, payload, channels=["web", "slack"], **args)
+    reused = render_channels(
+        "webhook", templates, payload, channels=["web", "slack"], web=web, **args
+    )
+    assert reused == whole
+    changed = {**templates, "web": {"title": "never rendered"}, "source_link": "nor this"}
+    kept = render_channels("webhook", changed, payload, channels=["web"], web=web, **args)
+    assert kept.channels["web"].title == web.title and kept.source_link == "http://src"

@@ -10,6 +10,11 @@
    ``stale`` and we start over (``worker.commit``).
 4. ``notify``: render the route's enabled channels and send the events once (``worker.events``).
 
+The web title is rendered once per alert, in step 3, for the group the alert would open (its id
+drawn before the script runs), with the alert's labels in its context: it is that group's title,
+and when the alert did open the group, step 4 renders the other channels around the same title,
+so the group and its ``alert_group_created`` event never disagree.
+
 Template failures never fail the alert: they are recorded in the trace and counted. Anything
 else raises, and ``worker.jobs`` retries it.
 """
@@ -17,26 +22,27 @@ else raises, and ``worker.jobs`` retries it.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import orjson
 
-from ingest.models import INTEGRATION_TYPES, Integration
+from ingest.models import INTEGRATION_TYPES
 from ingest.queue import AlertJob
 from ingest.store import keys
 from ingest.trace import Decision, decide
 from templates_engine import (
     Evaluation,
     TemplateIssue,
+    WebTitle,
     render_channels,
-    render_template,
-    resolve_template,
+    render_web_title,
 )
 from worker import metrics
 from worker.commit import alert_doc, commit_alert
 from worker.config_cache import Config
 from worker.deps import Deps
 from worker.events import event_data, template_channels
-from worker.grouping import Commit, GroupDecision, Placement
+from worker.grouping import Commit, GroupDecision, Placement, new_group_id
 
 
 def evaluate(deps: Deps, config: Config, job: AlertJob, now: float) -> Decision:
@@ -70,17 +76,25 @@ def count_issues(issues: tuple[TemplateIssue, ...] | list[TemplateIssue]) -> Non
         metrics.TEMPLATE_ERRORS.labels(name, issue.kind).inc()
 
 
-def web_title(deps: Deps, integration: Integration, job: AlertJob, labels: dict[str, str]) -> str:
-    source = resolve_template(integration.type, integration.templates, "web.title")
-    if source is None:
-        return ""
-    result = render_template(source, {"payload": job.payload, "labels": labels}, deps.limits)
-    return (result.text or "")[:500]
+def group_link(deps: Deps, group_id: str) -> str:
+    return f"{deps.settings.link_base}/api/v1/alert_groups/{group_id}"
 
 
-async def build_commit(deps: Deps, config: Config, job: AlertJob) -> Commit | None:
+@dataclass(frozen=True)
+class Prepared:
+    """What ``build_commit`` rendered that ``notify`` reuses: the alert's labels, and its web
+    title rendered for the group it would open (``web.alert_group_id``)."""
+
+    labels: dict[str, str]
+    web: WebTitle
+
+
+async def build_commit(
+    deps: Deps, config: Config, job: AlertJob, prepared: list[Prepared]
+) -> Commit | None:
     """Decide for ``job`` under ``config`` and describe the commit (the step retried on stale);
-    None when the alert only acts on an open group and there is none."""
+    None when the alert only acts on an open group and there is none. What it rendered is
+    appended to ``prepared``."""
     integration = config.integration
     assert integration is not None
     now = time.time()
@@ -92,6 +106,19 @@ async def build_commit(deps: Deps, config: Config, job: AlertJob) -> Commit | No
         deps, integration.id, route.id, evaluation
     ):
         return None
+    group_id = new_group_id()
+    labels = evaluation.labels_dict
+    web = render_web_title(
+        integration.type,
+        integration.templates,
+        job.payload,
+        labels=labels,
+        integration_name=integration.name,
+        alert_group_id=group_id,
+        alert_group_link=group_link(deps, group_id),
+        limits=deps.limits,
+    )
+    prepared.append(Prepared(labels, web))
     return Commit(
         alert_id=job.alert_id,
         place=Placement.of(integration, route),
@@ -99,7 +126,7 @@ async def build_commit(deps: Deps, config: Config, job: AlertJob) -> Commit | No
         alert_doc=alert_doc(job, decision.trace()),
         now=now,
         received_at=job.received_at,
-        title=web_title(deps, integration, job, evaluation.labels_dict),
+        title=web.title or "",
         labels=orjson.dumps(
             [{"key": lb.key, "value": lb.value} for lb in evaluation.labels]
         ).decode(),
@@ -107,6 +134,7 @@ async def build_commit(deps: Deps, config: Config, job: AlertJob) -> Commit | No
         resolve=evaluation.resolve_signal,
         acknowledge=evaluation.acknowledge_signal,
         maintenance_mode=decision.mode,
+        new_group_id=group_id,
     )
 
 
@@ -123,7 +151,10 @@ async def has_open_group(
 
 async def process(deps: Deps, job: AlertJob) -> GroupDecision | None:
     """Run the pipeline for one alert; None when it was dropped (integration gone)."""
-    done = await commit_alert(deps, job.integration_id, lambda c: build_commit(deps, c, job))
+    prepared: list[Prepared] = []
+    done = await commit_alert(
+        deps, job.integration_id, lambda c: build_commit(deps, c, job, prepared)
+    )
     if done is None:
         metrics.ALERTS_BY_RESULT["dropped"].inc()
         return None
@@ -134,12 +165,17 @@ async def process(deps: Deps, job: AlertJob) -> GroupDecision | None:
         counter = metrics.ALERTS_BY_RESULT.get(group.result)
         (counter or metrics.ALERTS.labels(group.result)).inc()
         metrics.RECEIVED_TO_GROUPED.observe(max(0.0, time.time() - job.received_at))
-    await notify(deps, done.config, done.commit, job, group)
+    await notify(deps, done.config, done.commit, job, group, prepared[-1])
     return group
 
 
 async def notify(
-    deps: Deps, config: Config, commit: Commit, job: AlertJob, group: GroupDecision
+    deps: Deps,
+    config: Config,
+    commit: Commit,
+    job: AlertJob,
+    group: GroupDecision,
+    prepared: Prepared,
 ) -> None:
     integration = config.integration
     assert integration is not None
@@ -148,15 +184,19 @@ async def notify(
     types = [] if mode == "maintenance" else list(group.events)
     data = {}
     if types:
+        web = prepared.web
         rendering = render_channels(
             integration.type,
             integration.templates,
             job.payload,
+            labels=prepared.labels,
             integration_name=integration.name,
             alert_group_id=group.group_id,
-            alert_group_link=f"{deps.settings.link_base}/api/v1/alert_groups/{group.group_id}",
+            alert_group_link=group_link(deps, group.group_id),
             channels=template_channels(route),
             limits=deps.limits,
+            # rendered for the group this alert opened: the group's title, not rendered again
+            web=web if web.alert_group_id == group.group_id else None,
         )
         count_issues(rendering.issues)
         data = event_data(route, mode, "source", rendering)

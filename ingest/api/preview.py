@@ -59,6 +59,7 @@ async def preview(request: web.Request) -> web.Response:
         integration.type,
         templates,
         payload,
+        labels=decision.evaluation.labels_dict,
         integration_name=integration.name,
         limits=limits,
     )
