@@ -59,7 +59,7 @@ async def test_group_object_list_and_retrieve(
         "slack": None,
         "slack_app": None,
         "telegram": None,
-        "web": f"http://testserver/api/v1/alert_groups/{group['id']}",
+        "web": f"http://testserver/console/groups/{group['id']}",
     }
     last = group["last_alert"]
     assert list(last) == ["id", "alert_group_id", "created_at", "payload"]

@@ -108,6 +108,24 @@ async def test_template_overrides(client: Client, auth: dict[str, str]) -> None:
     assert (await stored.json())["templates"]["grouping_key"] is None  # nothing saved
 
 
+async def test_label_template_overrides(client: Client, auth: dict[str, str]) -> None:
+    integration = await make(client, auth, "webhook")
+    label = {"key": {"name": "team"}, "value": {"name": "{{ payload.svc }}"}}
+    body = {
+        "payload": {"svc": "db"},
+        "dynamic_labels": [label],
+        "alert_group_labels_template": '{"env": "prod"}',
+    }
+    data = await preview(client, auth, integration["id"], body)
+    labels = {(x["key"], x["value"], x["source"]) for x in data["trace"]["labels"]}
+    assert labels == {("team", "db", "dynamic"), ("env", "prod", "multi")}
+    bad = {"payload": {}, "dynamic_labels": [{"key": {"name": "1x"}, "value": {"name": "{{"}}]}
+    errors = await preview(client, auth, integration["id"], bad, 400)
+    assert set(errors) == {"dynamic_labels"}
+    stored = await client.get(f"/api/v1/integrations/{integration['id']}/", headers=auth)
+    assert (await stored.json())["dynamic_labels"] == []  # nothing saved
+
+
 async def test_invalid_bodies(client: Client, auth: dict[str, str]) -> None:
     integration = await make(client, auth, "webhook")
     iid = integration["id"]

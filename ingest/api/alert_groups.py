@@ -10,6 +10,7 @@ Choices of ours:
 - Delete answers 204 once done (synchronously); bad bodies get ``{"detail": ...}`` errors.
 - Actions record the token's name in ``acknowledged_by``/``resolved_by`` and send the same stream
   events as source actions, with ``data.actor`` the token's name (``ingest.domain.groups``).
+- ``permalinks.web`` is the group's page in the web console (``/console/groups/{id}``).
 - ``team_id=<unknown>`` filters to an empty list (no teams registry to validate against).
 """
 
@@ -78,7 +79,7 @@ def serialize_group(
             "slack": None,
             "slack_app": None,
             "telegram": None,
-            "web": f"{settings.link_base}/api/v1/alert_groups/{group['id']}",
+            "web": f"{settings.link_base}/console/groups/{group['id']}",
         },
         "silenced_at": iso(number(group, "silenced_at")) if silenced else None,
         "last_alert": alert_brief(last_alert) if last_alert is not None else None,

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
+from ingest import console
 from ingest.api import (
     alert_groups,
     alerts,
@@ -103,6 +104,7 @@ def create_app(settings: Settings, redis: Redis | None = None) -> web.Applicatio
         alerts.add_routes(app, add_route)
         preview.add_routes(app, add_route)
         webhooks.add_routes(app, add_route)
+        console.setup(app, add_route)
     if settings.serve in ("all", "links"):
         pagerduty.add_routes(app, add_route)
         opsgenie.add_routes(app, add_route)

@@ -2,6 +2,11 @@
 
 Order of checks: token (401), scope (403), rate limit (429). A request refused earlier does not
 spend the token's rate budget.
+
+The web console (``ingest.console``) signs its requests in differently: it finds the token through
+its server-side session, checks the CSRF token, charges the rate limit once per console request,
+and sets ``SESSION_TOKEN``; a handler then only checks the scope. The console so calls these very
+handlers, never a copy of them.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from ingest.models import ApiToken
 from ingest.store import keys, tokens
 
 TOKEN = web.RequestKey("api_token", ApiToken)
+SESSION_TOKEN = web.RequestKey("session_token", ApiToken)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -31,13 +37,8 @@ def _secret(request: web.Request) -> str | None:
     return header
 
 
-async def _authenticate(request: web.Request, scope: str) -> ApiToken:
-    secret = _secret(request)
-    token = await tokens.authenticate(context.redis(request), secret) if secret else None
-    if token is None:
-        raise detail(401, "Invalid token.", {"WWW-Authenticate": "Bearer"})
-    if scope not in token.scopes:
-        raise detail(403, "You do not have permission to perform this action.")
+async def charge(request: web.Request, token: ApiToken) -> None:
+    """Spend one request of ``token``'s rate budget; 429 when it is spent."""
     rate = context.settings(request).rate_limit_api
     verdict = await request.app[context.LIMITER].hit(
         [(keys.rate_limit("api", token.id), rate)], int(time.time() * 1000)
@@ -49,7 +50,25 @@ async def _authenticate(request: web.Request, scope: str) -> ApiToken:
             f"Request was throttled. Expected available in {wait} seconds.",
             {"Retry-After": wait, "RateLimit-Reset": wait},
         )
-    return token
+
+
+def check_scope(token: ApiToken, scope: str) -> None:
+    if scope not in token.scopes:
+        raise detail(403, "You do not have permission to perform this action.")
+
+
+async def _authenticate(request: web.Request, scope: str) -> ApiToken:
+    if SESSION_TOKEN in request:
+        token = request[SESSION_TOKEN]
+        check_scope(token, scope)
+        return token
+    secret = _secret(request)
+    found = await tokens.authenticate(context.redis(request), secret) if secret else None
+    if found is None:
+        raise detail(401, "Invalid token.", {"WWW-Authenticate": "Bearer"})
+    check_scope(found, scope)
+    await charge(request, found)
+    return found
 
 
 def requires(scope: str) -> Callable[[Handler], Handler]:

@@ -133,7 +133,12 @@ SCHEMAS: dict[str, Schema] = {
     },
     "PreviewInput": {
         "type": "object",
-        "properties": {"payload": ANY, "templates": templates_schema(inputs=True)},
+        "properties": {
+            "payload": ANY,
+            "templates": templates_schema(inputs=True),
+            "dynamic_labels": ref("Labels"),
+            "alert_group_labels_template": {"type": ["string", "null"]},
+        },
         "required": ["payload"],
     },
     "Preview": obj(

@@ -2,7 +2,9 @@
 
 Body ``{"payload": <any JSON>, "templates": {...}}``; ``templates`` (optional) overrides the
 integration's templates in the integration API's shape and is validated like a PUT (400 field
-errors under ``templates``). The answer:
+errors under ``templates``). ``dynamic_labels`` and ``alert_group_labels_template`` (optional)
+override those fields the same way, so an editor can preview every template before saving.
+The answer:
 
 - ``trace``: the trace the worker records, decided by the same function (``ingest.trace.decide``):
   labels, grouping key, signals, template issues, the route decision over the integration's
@@ -15,6 +17,7 @@ Renders run in the request (each template has its render budget).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -24,11 +27,22 @@ from ingest.api import context
 from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
 from ingest.api.errors import field_errors, json_response, not_found
-from ingest.api.integration_input import parse_input
+from ingest.api.integration_input import IntegrationInput, parse_input
 from ingest.models import merge_templates
 from ingest.store import integrations as store
 from ingest.trace import decide, template_limits
 from templates_engine import render_channels
+
+OVERRIDABLE = ("templates", "dynamic_labels", "alert_group_labels_template")
+
+
+def _label_overrides(wanted: dict[str, Any], changes: IntegrationInput) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if changes.dynamic_labels is not None:
+        out["dynamic_labels"] = changes.dynamic_labels
+    if "alert_group_labels_template" in wanted:
+        out["alert_group_labels_template"] = changes.fields.get("alert_group_labels_template")
+    return out
 
 
 @requires("integrations:read")
@@ -42,9 +56,11 @@ async def preview(request: web.Request) -> web.Response:
         raise field_errors({"payload": ["This field is required."]})
     payload = body["payload"]
     templates = integration.templates
-    if "templates" in body:
-        changes = parse_input({"templates": body["templates"]}, settings, integration).templates
-        templates = merge_templates(templates, changes or {})
+    wanted = {k: body[k] for k in OVERRIDABLE if k in body}
+    if wanted:
+        changes = parse_input(wanted, settings, integration)
+        templates = merge_templates(templates, changes.templates or {})
+        integration = dataclasses.replace(integration, **_label_overrides(wanted, changes))
     limits = template_limits(settings)
     decision = decide(
         integration,

@@ -51,6 +51,8 @@ key                                  type    holds
 ``ai:org:<org>:alerts``              zset    kept alert ids of the org, score = received ms
 ``ai:resolved-groups``               zset    resolved group ids, score = resolved time (retention)
 ``ai:events``                        stream  events for notifiers (see ``worker.events``)
+``ai:console-session:<sha256>``      string  web console session: token id + CSRF token, with a
+                                             TTL (``store.sessions``); the cookie holds the secret
 ``ai:dead-letters``                  list    jobs that failed every try, with the error (JSON)
 ``ai:heartbeat-expired``             set     integrations whose heartbeat is overdue
 ``ai:integration:<id>:changes``      list    PagerDuty change events, newest first, capped
@@ -273,3 +275,7 @@ def group_webhook_responses(group_id: str) -> str:
 
 def webhook_lane(webhook_id: str, group_id: str) -> str:
     return f"{WEBHOOK_LANE_PREFIX}{webhook_id}:{group_id}"
+
+
+def console_session(digest: str) -> str:
+    return P + "console-session:" + digest

@@ -60,6 +60,15 @@ async def authenticate(redis: Redis, secret: str) -> ApiToken | None:
     return token
 
 
+async def get_live(redis: Redis, token_id: str) -> ApiToken | None:
+    """The token with id ``token_id`` unless it is unknown or revoked (the console's session)."""
+    raw = await aw(redis.hget(keys.TOKENS, token_id))
+    if raw is None:
+        return None
+    token = ApiToken.from_doc(orjson.loads(raw))
+    return None if token.revoked_at is not None else token
+
+
 async def list_tokens(redis: Redis, org_id: str | None = None) -> list[ApiToken]:
     raw = await aw(redis.hgetall(keys.TOKENS))
     tokens = [ApiToken.from_doc(orjson.loads(v)) for v in raw.values()]
