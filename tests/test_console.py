@@ -247,3 +247,22 @@ async def test_session_key_holds_no_cookie_secret(
     assert len(stored) == 1 and cookie.value not in stored[0]
     assert secret_of(auth) not in str(await redis.get(stored[0]))
     assert await csrf_of(client)
+
+
+async def test_another_organizations_objects_are_not_found(
+    client: Client, auth: dict[str, str], make_token: TokenFactory, settings: Settings
+) -> None:
+    integration = await webhook(client, auth)
+    await fire(client, settings, integration, {"k": "a"})
+    group = await only_group(client, auth)
+    csrf = await sign_in(client, secret_of(await make_token(org="org2")))
+    for path in (f"/console/groups/{group['id']}", f"/console/integrations/{integration['id']}",
+                 f"/console/integrations/{integration['id']}/playground"):  # fmt: skip
+        resp = await client.get(path)
+        assert resp.status == 404 and "Not found." in await resp.text(), path
+    listing = await (await client.get("/console/groups")).text()
+    assert group["id"] not in listing and "No alert groups match." in listing
+    resp = await client.post(
+        f"/console/api/v1/alert_groups/{group['id']}/resolve/", headers={"X-CSRF-Token": csrf}
+    )
+    assert resp.status == 404

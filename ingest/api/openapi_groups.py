@@ -136,8 +136,8 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {
             "payload": ANY,
             "templates": templates_schema(inputs=True),
-            "dynamic_labels": ref("Labels"),
-            "alert_group_labels_template": {"type": ["string", "null"]},
+            "dynamic_labels": nullable(ref("Labels")),
+            "alert_group_labels_template": NSTR,
         },
         "required": ["payload"],
     },

@@ -89,14 +89,16 @@ function formBody(form) {
   return body;
 }
 
-async function refreshRegions() {
+// A timed refresh leaves a region alone while focus is inside it (a keyboard user stays put);
+// a refresh after the user's own action always runs.
+async function refreshRegions(force) {
   const regions = document.querySelectorAll("[data-refresh-url]");
   for (const region of regions) {
     try {
       const response = await fetch(region.dataset.refreshUrl, {credentials: "same-origin"});
       if (!response.ok) continue;
       const html = await response.text();
-      if (region.contains(document.activeElement) && document.activeElement !== document.body) continue;
+      if (!force && region.contains(document.activeElement)) continue;
       const parsed = new DOMParser().parseFromString(html, "text/html");
       region.replaceChildren(...parsed.body.childNodes);
     } catch (err) { /* the next tick tries again */ }
@@ -107,7 +109,7 @@ async function refreshRegions() {
 async function after(then, data) {
   if (!then || then === "reload") { window.location.reload(); return; }
   if (then === "refresh") {
-    if (!(await refreshRegions())) window.location.reload();
+    if (!(await refreshRegions(true))) window.location.reload();
     return;
   }
   if (then.startsWith("go:")) {
@@ -172,7 +174,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const region = document.querySelector("[data-refresh-url]");
   if (!region) return;
   const every = Number.parseInt(region.dataset.refreshEvery || "5000", 10);
-  setInterval(() => { if (!document.hidden) refreshRegions(); }, every);
+  setInterval(() => { if (!document.hidden) refreshRegions(false); }, every);
 });
 
 window.alertIngest = {callApi, formBody, errorLines, showErrors, clearErrors};
