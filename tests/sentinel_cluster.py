@@ -9,6 +9,8 @@ production values are in ``docs/operating-redis.md``.
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -127,6 +129,20 @@ class SentinelCluster:
         port = self.primary_port()
         self.server(port).kill()
         return port
+
+    def pause_replicas(self, paused: bool) -> None:
+        """SIGSTOP (or SIGCONT) every replica.
+
+        Pausing also writes a 32 MB value to the primary, more than the sockets to the paused
+        replicas can buffer: what the primary acknowledges next stays in its own memory, as when
+        replicas fall behind, and dies with it."""
+        primary = self.primary_port()
+        for server in self.servers:
+            if server.port != primary and server.process is not None:
+                os.kill(server.process.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+        if paused:
+            with Redis(port=primary, socket_timeout=5) as client:
+                client.set("sentinel-cluster:filler", b"x" * (32 << 20))
 
     def manual_failover(self) -> int:
         """``SENTINEL FAILOVER`` through the first sentinel; returns the old primary's port."""
