@@ -28,7 +28,7 @@ async def test_answers_200_once_the_replica_holds_the_job(
         await aw(primary.set("synced", 1))
         assert await primary.wait(1, 10_000) == 1
         client, link, redis = await setup_link(
-            aiohttp_client, own_redis_server, redis_min_replicas=1, redis_replica_timeout_ms=200
+            aiohttp_client, own_redis_server, redis_min_replicas=1, redis_replica_timeout_ms=2000
         )
         for n in range(20):
             resp = await client.post(link, json={"n": n})
@@ -37,7 +37,7 @@ async def test_answers_200_once_the_replica_holds_the_job(
         on_replica = Redis.from_url(replica.url)
         assert sorted(j["payload"]["n"] for j in await queued_jobs(on_replica)) == list(range(20))
         assert replica.process is not None
-        os.kill(replica.process.pid, signal.SIGSTOP)  # a replica that stops confirming
+        os.kill(replica.process.pid, signal.SIGSTOP)  # a replica that stops confirming (2 s)
         try:
             resp = await client.post(link, json={"n": 20})
         finally:
@@ -56,7 +56,7 @@ async def test_without_enough_replicas_every_post_is_503(
     aiohttp_client: AiohttpClient, own_redis_server: EmbeddedRedis
 ) -> None:
     client, link, redis = await setup_link(
-        aiohttp_client, own_redis_server, redis_min_replicas=1, redis_replica_timeout_ms=200
+        aiohttp_client, own_redis_server, redis_min_replicas=1, redis_replica_timeout_ms=2000
     )
     resp = await client.post(link, json={"n": 0})
     assert resp.status == 503
