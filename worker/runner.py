@@ -7,7 +7,8 @@ it. At a few thousand alerts/s those round trips, not the pipeline, bound a work
 
 Here one script claims up to ``claim_batch`` (25) of the job ids a poll read, as many as there
 are free job slots, with the same checks and keys as arq: not in progress elsewhere, still queued
-with a score not in the future; it sets the in-progress key (``job_timeout + 10`` s), reads the
+with a score not in the future; it sets the in-progress key (``job_timeout + 10`` s; its value is
+the worker's ``owner`` token, see ``_release_own_claims``), reads the
 job and counts the try, all at once. As arq, it goes on past the ids it cannot claim (held by
 another worker, or by a dead one until its in-progress keys expire) to the rest the poll read: a
 head of the queue held by a killed worker must not stall the others.
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import Any
 
 from arq import Retry
@@ -61,21 +63,22 @@ ParsedJob = tuple[str, tuple[Any, ...], dict[str, Any], int | None, int]
 
 _CLAIM = Script("""
 -- KEYS: 1 queue, then per job: in-progress, job, try counter.
--- ARGV: 1 now ms, 2 in-progress ttl ms, 3 try counter ttl s, 4 most jobs to claim, then the
--- job ids. Returns id, score, body ('' when expired), try for each job claimed.
+-- ARGV: 1 now ms, 2 in-progress ttl ms, 3 try counter ttl s, 4 most jobs to claim, 5 the
+-- worker's owner token (the in-progress value), then the job ids. Returns id, score, body
+-- ('' when expired), try for each job claimed.
 local now = tonumber(ARGV[1])
 local most = tonumber(ARGV[4]) * 4
 local out = {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   if #out >= most then
     break
   end
   local id = ARGV[i]
-  local k = 2 + (i - 5) * 3
+  local k = 2 + (i - 6) * 3
   if redis.call('EXISTS', KEYS[k]) == 0 then
     local score = redis.call('ZSCORE', KEYS[1], id)
     if score and tonumber(score) <= now then
-      redis.call('SET', KEYS[k], '1', 'PX', ARGV[2])
+      redis.call('SET', KEYS[k], ARGV[5], 'PX', ARGV[2])
       local body = redis.call('GET', KEYS[k + 1]) or ''
       local try = redis.call('INCR', KEYS[k + 2])
       redis.call('EXPIRE', KEYS[k + 2], ARGV[3])
@@ -87,6 +90,18 @@ for i = 5, #ARGV do
   end
 end
 return out
+""")
+
+_RELEASE_OWN = Script("""
+-- KEYS: in-progress keys. ARGV[1] the worker's owner token. Deletes those the token holds.
+local n = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then
+    redis.call('DEL', KEYS[i])
+    n = n + 1
+  end
+end
+return n
 """)
 
 _FINISH = """
@@ -110,9 +125,13 @@ return 1
 class AlertWorker(Worker):
     """arq ``Worker`` that claims, runs and finishes ``process_alert`` jobs in batches."""
 
-    def __init__(self, *args: Any, claim_batch: int = CLAIM_BATCH, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, claim_batch: int = CLAIM_BATCH, owner: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.claim_batch = claim_batch
+        self.owner = owner or secrets.token_hex(8)
+        self._seen_generation: int | None = None
         self._finish_script: BatchedScript | None = None
         self._pick_lock = asyncio.Lock()
         self._more_queued = False  # the last read saw more jobs than free slots
@@ -129,6 +148,10 @@ class AlertWorker(Worker):
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         async with self._pick_lock:
+            generation = primary_generation(self.pool)
+            if generation != self._seen_generation:
+                await self._release_own_claims()
+                self._seen_generation = generation
             free = min(self.max_jobs - self.job_counter, self.claim_batch)
             if free <= 0:
                 return
@@ -151,6 +174,24 @@ class AlertWorker(Worker):
                 task = self.loop.create_task(coro)
                 task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
                 self.tasks[job_id] = task
+
+    async def _release_own_claims(self) -> None:
+        """At start and after a change of primary: free the in-progress marks this worker holds
+        for jobs it is not running, so they are claimed again at once.
+
+        A claim whose answer was lost (the primary died after running it, and it had reached
+        the replica) would otherwise hold its job for arq's ``job_timeout + 10`` s. A restarted
+        arq loop (same ``owner``) runs nothing yet, so every mark it holds is such a one."""
+        queued = await self.pool.zrangebyscore(
+            self.queue_name, min=float("-inf"), max=timestamp_ms(), start=0, num=1000
+        )
+        marks: list[Arg] = [
+            in_progress_key_prefix + job_id
+            for job_id in (raw.decode() for raw in queued)
+            if job_id not in self.tasks
+        ]
+        if marks and (freed := await _RELEASE_OWN(self.pool, marks, [self.owner])):
+            log.warning("released claims lost in a redis failover", extra={"jobs": freed})
 
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()
@@ -198,6 +239,7 @@ class AlertWorker(Worker):
             int(self.in_progress_timeout_s * 1000),
             RETRY_KEY_TTL_S,
             most,
+            self.owner,
             *job_ids,
         ]
         flat = await _CLAIM(self.pool, keys, args)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from typing import Any
 
 from aiohttp import web
@@ -77,11 +78,14 @@ async def run_worker(
     )
     delay = 0.5
     outage = False
+    owner = secrets.token_hex(8)  # marks this process's claims across arq loop restarts
     webhooks = WebhookService(pool, settings)
     await webhooks.start()
     try:
         while True:
-            worker = create_worker(settings, pool, concurrency, completion_wait=completion_wait)
+            worker = create_worker(
+                settings, pool, concurrency, completion_wait=completion_wait, owner=owner
+            )
             try:
                 with contextlib.suppress(asyncio.CancelledError):  # arq cancels it on SIGTERM
                     await worker.async_run()

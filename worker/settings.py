@@ -48,11 +48,13 @@ def create_worker(
     handle_signals: bool = True,
     completion_wait: int = 10,
     retry_base: float = 1.0,
+    owner: str = "",
 ) -> Worker:
     # arq enqueues cron jobs through the pool: it must serialize as the worker deserializes
     redis.job_serializer = serialize
     redis.job_deserializer = orjson.loads
     return AlertWorker(
+        owner=owner,
         functions=[func(process_alert, name=JOB_NAME)],
         cron_jobs=cron_jobs(),
         redis_pool=redis,
