@@ -56,7 +56,7 @@ async def test_without_enough_replicas_every_post_is_503(
     aiohttp_client: AiohttpClient, own_redis_server: EmbeddedRedis
 ) -> None:
     client, link, redis = await setup_link(
-        aiohttp_client, own_redis_server, redis_min_replicas=1, redis_replica_timeout_ms=2000
+        aiohttp_client, own_redis_server, redis_min_replicas=1, redis_replica_timeout_ms=100
     )
     resp = await client.post(link, json={"n": 0})
     assert resp.status == 503
