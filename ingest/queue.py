@@ -121,7 +121,7 @@ for queue, zadd in pairs(queued) do
 end
 """
 # One call enqueues the alerts of one request.
-# KEYS[1] link key, KEYS[2] queue zset, KEYS[3..4] rate-limit prefixes, KEYS[5..4+n] job keys,
+# KEYS[1] link key, KEYS[2] queue zset, KEYS[3..4] rate-limit keys, KEYS[5..4+n] job keys,
 # KEYS[5+n..4+2n] alert keys
 # ARGV[1] integration id, ARGV[2] now ms, ARGV[3..6] limit/period pairs,
 # ARGV[7] job ttl ms, ARGV[8..] alternating alert id, job body
@@ -150,7 +150,7 @@ for j = 5, 4 + n do
   end
 end
 for i = 1, 2 do
-  rl_spend(KEYS[2 + i], tonumber(ARGV[2 + 2 * i]), now)
+  rl_spend(KEYS[2 + i], tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i]), now)
 end
 return {0, queue_jobs(KEYS[2], 5, n, 8, tonumber(ARGV[7]), now, KEYS, ARGV)}
 """

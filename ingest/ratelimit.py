@@ -1,10 +1,17 @@
-"""Sliding-window rate limits in Redis, checked and spent atomically by one Lua script.
+"""Rate limits in Redis (GCRA), checked and spent atomically by one Lua script.
 
-Each limit is a key and a :class:`~ingest.settings.Rate`. The script estimates the count over the
-last ``period`` as ``previous_window * (1 - elapsed_fraction) + current_window`` and, only when
-*every* limit passes, spends one unit on each. When a limit fails, nothing is spent: a request
-rejected at integration level does not use the organization's budget. Correct across any number
-of api replicas because the decision happens inside Redis.
+Each limit is a key and a :class:`~ingest.settings.Rate` of ``count`` per ``period``. The limiter
+is the generic cell rate algorithm: a limit allows a burst of ``count`` requests, then one every
+``period / count``, so a steady sender gets exactly the configured rate. The key holds one number,
+the *theoretical arrival time* (microseconds): the time the subject's budget would be full again.
+Why not window counters: their estimate over a sliding window can refuse a request for longer than
+the wait it announced (a client obeying ``Retry-After`` got a second 429) and admits a sender
+obeying it at half the configured rate; here the wait returned is exactly the time until one more
+request fits, so a client that waits it is admitted on its first retry.
+
+Only when *every* limit passes is one unit spent on each. When a limit fails, nothing is spent: a
+request rejected at integration level does not use the organization's budget. Correct across any
+number of api replicas because the decision happens inside Redis.
 """
 
 from __future__ import annotations
@@ -18,52 +25,41 @@ from ingest.settings import Rate
 
 # Lua functions shared by every script that rate-limits (this module's and ``ingest.queue``'s).
 LUA_FUNCTIONS = """
--- Window counters are read once per script and written once at the end (rl_flush), so a batch
--- of many requests costs a few commands, not a few per request.
-local rl_counts = {}
+-- Arrival times are read once per script and written once at the end (rl_flush), so a batch
+-- of many requests costs a few commands, not a few per request. Times in microseconds: integers
+-- a double holds exactly, so the stored value round-trips without drift.
+local rl_tats = {}
 local rl_dirty = {}
-local function rl_count(key)
-  local c = rl_counts[key]
-  if c == nil then
-    c = tonumber(redis.call('GET', key) or '0')
-    rl_counts[key] = c
+local function rl_tat(key, now)
+  local t = rl_tats[key]
+  if t == nil then
+    t = tonumber(redis.call('GET', key) or '0')
+    rl_tats[key] = t
   end
-  return c
+  return math.max(t, now * 1000)
 end
-local function rl_wait(prefix, limit, period, now)
-  -- 0 when one more event fits in the sliding window, else milliseconds to wait
-  local window = math.floor(now / period)
-  local elapsed = (now - window * period) / period
-  local cur = rl_count(prefix .. window)
-  local prev = rl_count(prefix .. (window - 1))
-  if prev * (1 - elapsed) + cur + 1 <= limit then
+local function rl_wait(key, limit, period, now)
+  -- 0 when one more request fits, else the milliseconds until it would
+  local interval = math.floor(period * 1000 / limit)
+  local late = rl_tat(key, now) + interval - (now + period) * 1000
+  if late <= 0 then
     return 0
   end
-  if cur + 1 > limit then
-    return math.max(1, (window + 1) * period - now)
-  end
-  -- the previous window's weight must shrink enough to make room for one more
-  return math.max(1, math.ceil((1 - (limit - 1 - cur) / prev - elapsed) * period))
+  return math.max(1, math.ceil(late / 1000))
 end
-local function rl_spend(prefix, period, now)
-  local key = prefix .. math.floor(now / period)
-  rl_counts[key] = rl_count(key) + 1
-  local d = rl_dirty[key]
-  if d then
-    d[1] = d[1] + 1
-  else
-    rl_dirty[key] = {1, period}
-  end
+local function rl_spend(key, limit, period, now)
+  rl_tats[key] = rl_tat(key, now) + math.floor(period * 1000 / limit)
+  rl_dirty[key] = now
 end
 local function rl_flush()
-  for key, d in pairs(rl_dirty) do
-    redis.call('INCRBY', key, d[1])
-    redis.call('PEXPIRE', key, d[2] * 2)
+  for key, now in pairs(rl_dirty) do
+    local t = rl_tats[key]
+    redis.call('SET', key, string.format('%.0f', t), 'PX', math.ceil(t / 1000 - now) + 1)
   end
 end
 """
 
-# KEYS: the limits' window-key prefixes (``keys.rate_limit``). ARGV: 1 now ms, then a limit and a
+# KEYS: the limits' keys (``keys.rate_limit``). ARGV: 1 now ms, then a limit and a
 # period (ms) per key. Returns {0, 0}, or the 1-based index of the failing limit and the wait (ms).
 _SCRIPT = Script(
     LUA_FUNCTIONS
@@ -76,7 +72,7 @@ for i = 1, #KEYS do
   end
 end
 for i = 1, #KEYS do
-  rl_spend(KEYS[i], tonumber(ARGV[2 * i + 1]), now)
+  rl_spend(KEYS[i], tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1]), now)
 end
 rl_flush()
 return {0, 0}

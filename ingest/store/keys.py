@@ -22,7 +22,7 @@ key                                  type    holds
 ``ai:org:<org>:chain-names``         hash    escalation chain name -> id (names unique per org)
 ``ai:org:<org>:oncall-ids``         hash    OnCall id -> our id of each object imported from OnCall
 ``ai:heartbeats``                    zset    integration id -> epoch seconds of its last heartbeat
-``ai:rl:<scope>:<subject>:<window>`` string  sliding-window counters (``ingest.ratelimit``)
+``ai:rl:<scope>:<subject>:tat``      string  rate limit: arrival time in µs (``ingest.ratelimit``)
 ``arq:job:<alert id>``               string  queued alert: arq job, JSON (``ingest.queue``)
 ``<QUEUE_NAME>``                     zset    arq queue: alert ids by enqueue time
 ``ai:group:<id>``                    hash    alert group: ids, state timestamps, counts, labels
@@ -153,8 +153,8 @@ def integration_routes(integration_id: str) -> str:
 
 
 def rate_limit(scope: str, subject: str) -> str:
-    """Prefix of the sliding-window counters of one subject (the script appends the window)."""
-    return f"{P}rl:{scope}:{subject}:"
+    """The rate-limit state of one subject (``ingest.ratelimit``)."""
+    return f"{P}rl:{scope}:{subject}:tat"
 
 
 def group(group_id: str) -> str:
