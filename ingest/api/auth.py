@@ -53,8 +53,13 @@ async def charge(request: web.Request, token: ApiToken) -> None:
 
 
 def check_scope(token: ApiToken, scope: str) -> None:
+    """403 naming the missing scope (and the ones the token has)."""
     if scope not in token.scopes:
-        raise detail(403, "You do not have permission to perform this action.")
+        raise detail(
+            403,
+            f"You do not have permission to perform this action: this token lacks the {scope!r} "
+            f"scope (it has: {', '.join(sorted(token.scopes)) or 'none'}).",
+        )
 
 
 async def _authenticate(request: web.Request, scope: str) -> ApiToken:

@@ -74,7 +74,7 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Re
     elif exc.status == 404:
         message = "Not found."
     elif exc.status == 413:
-        message = "Request body is too large."
+        message = f"Request body is too large: the limit is {request.client_max_size} bytes."
     else:
         message = exc.reason
     return json_response({"detail": message}, exc.status, headers)

@@ -1,5 +1,7 @@
 """Parsing the list filters of ``/api/v1/alert_groups/`` (see ``ingest.domain.group_filter``).
 
+``state=firing``, the word the group object itself shows, is accepted as ``new``.
+
 Filters (all combine with AND; an empty value is no filter): ``id``, ``integration_id``,
 ``route_id``, ``team_id`` (``null`` = no team), ``state`` (``new``, ``acknowledged``,
 ``resolved`` or ``silenced``, case-insensitive), ``started_at=START_END`` (naive UTC
@@ -16,7 +18,8 @@ from multidict import MultiMapping
 from ingest.api.errors import bad_request, field_errors
 from ingest.domain.group_filter import STATE_FILTERS, GroupFilter
 
-STATE_MESSAGE = "Must be one of the following: new, acknowledged, resolved, silenced"
+STATE_ALIASES = {"firing": "new"}
+STATE_MESSAGE = "Must be one of the following: new (or firing), acknowledged, resolved, silenced"
 RANGE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -45,9 +48,10 @@ def parse_filter(query: MultiMapping[str]) -> GroupFilter:
         out.team_id = None if team == "null" else team
     state = query.get("state")
     if state:
-        if state.lower() not in STATE_FILTERS:
+        wanted = STATE_ALIASES.get(state.lower(), state.lower())
+        if wanted not in STATE_FILTERS:
             raise field_errors({"state": [STATE_MESSAGE]})
-        out.state = state.lower()
+        out.state = wanted
     started = query.get("started_at")
     if started:
         out.started = _parse_range(started)

@@ -160,7 +160,7 @@ GROUP_FILTERS = [
     query("integration_id"),
     query("route_id"),
     query("team_id"),
-    query("state", {"enum": ["new", "acknowledged", "resolved", "silenced"]}),
+    query("state", {"enum": ["new", "firing", "acknowledged", "resolved", "silenced"]}),
     query("started_at"),
     query("label"),
 ]
