@@ -158,6 +158,8 @@ class Integration:
     maintenance_started_at: float | None = None
     maintenance_end_at: float | None = None
     rate_limit: str | None = None
+    # Seconds without an alert after which a group is resolved (``worker.auto_resolve``).
+    auto_resolve_after: int | None = None
     deleted_at: float | None = None
 
     def to_doc(self) -> dict[str, Any]:

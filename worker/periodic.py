@@ -1,4 +1,4 @@
-"""Periodic jobs of the worker (arq cron): heartbeats, maintenance windows, retention, gauges."""
+"""Periodic jobs of the worker (arq cron): heartbeats, maintenance, auto-resolve, retention."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from arq.cron import CronJob, cron
 from ingest.metrics import QUEUE_DEPTH
 from ingest.store import dead_letters, keys
 from worker import metrics
+from worker.auto_resolve import auto_resolve
 from worker.deps import DEPS, Deps
 from worker.heartbeat import check_heartbeats
 from worker.maintenance import expire_maintenance
@@ -29,5 +30,6 @@ def cron_jobs() -> list[CronJob]:
         cron(sample_gauges, second=every_5s, run_at_startup=True, unique=False),
         cron(check_heartbeats, second=set(range(0, 60, 10))),
         cron(expire_maintenance, second=set(range(5, 60, 10))),
+        cron(auto_resolve, second=every_5s),
         cron(retention, minute=set(range(2, 60, 5)), second=0),
     ]

@@ -7,7 +7,8 @@
 3. ``commit``: an alert that only acts on an open group (``IntegrationType.acts_only``) and finds
    none stops here (``no_group``); otherwise the atomic grouping script (``worker.grouping``),
    which also stores the alert and its trace; a configuration change in between makes it answer
-   ``stale`` and we start over (``worker.commit``).
+   ``stale`` and we start over (``worker.commit``). With ``auto_resolve_after``, the group's
+   deadline then moves (``ingest.store.auto_resolve``).
 4. ``notify``: render the route's enabled channels and send the events once (``worker.events``).
 
 The web title is rendered once per alert, in step 3, for the group the alert would open (its id
@@ -28,7 +29,7 @@ import orjson
 
 from ingest.models import INTEGRATION_TYPES
 from ingest.queue import AlertJob
-from ingest.store import keys
+from ingest.store import auto_resolve, keys
 from ingest.trace import Decision, decide
 from templates_engine import (
     Evaluation,
@@ -149,6 +150,11 @@ async def has_open_group(
     return bool(found)
 
 
+# Results after which the group is open and its auto-resolve deadline moves (when the integration
+# has one); ``acknowledged`` groups stay open, so they auto-resolve too.
+ARMS_AUTO_RESOLVE = ("new_group", "grouped", "acknowledged")
+
+
 async def process(deps: Deps, job: AlertJob) -> GroupDecision | None:
     """Run the pipeline for one alert; None when it was dropped (integration gone)."""
     prepared: list[Prepared] = []
@@ -161,6 +167,10 @@ async def process(deps: Deps, job: AlertJob) -> GroupDecision | None:
     group = done.group
     if done.commit is None:
         return group  # nothing stored, no event (``worker.jobs`` retries or drops it)
+    integration = done.config.integration
+    if integration and integration.auto_resolve_after and group.result in ARMS_AUTO_RESOLVE:
+        deadline = job.received_at + integration.auto_resolve_after
+        await auto_resolve.arm(deps.redis, group.group_id, deadline)
     if group.result != "duplicate":
         counter = metrics.ALERTS_BY_RESULT.get(group.result)
         (counter or metrics.ALERTS.labels(group.result)).inc()

@@ -29,6 +29,7 @@ from templates_engine import Limits, TemplateCompileError, check_template
 LABEL_KEY_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9_]{0,61}[A-Za-z])?$")
 LABEL_VALUE_RE = re.compile(r"^[A-Za-z_.\-](?:[A-Za-z0-9_.\-]{0,61}[A-Za-z_.\-])?$")
 KEY_RULE = "1-63 letters, digits or underscores, starting and ending with a letter"
+MAX_AUTO = 90 * 86400  # the longest auto_resolve_after
 VALUE_RULE = "1-63 letters, digits, '-', '_' or '.', not starting or ending with a digit"
 LABEL_PART_FIELDS = ("name", "id")
 # ``id`` is read-only (the default route's own id, as answered): accepted and ignored, so an
@@ -100,6 +101,15 @@ def parse_input(
             result.fields["heartbeat_timeout"] = timeout
     if "rate_limit" in body:
         result.fields["rate_limit"] = _rate_limit(errors, body["rate_limit"])
+    if "auto_resolve_after" in body:
+        after = body["auto_resolve_after"]
+        if after is not None and (
+            isinstance(after, bool) or not isinstance(after, int) or not 1 <= after <= MAX_AUTO
+        ):
+            message = f"Must be whole seconds from 1 to {MAX_AUTO} (90 days), or null."
+            errors.add(("auto_resolve_after",), message)
+        else:
+            result.fields["auto_resolve_after"] = after
     limits = Limits(template_length=settings.template_max_length)
     if "templates" in body:
         result.templates = _templates(errors, body["templates"], limits)

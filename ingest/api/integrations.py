@@ -78,6 +78,7 @@ def serialize(integration: Integration, route: Route | None, settings: Settings)
         "maintenance_started_at": iso_seconds(integration.maintenance_started_at),
         "maintenance_end_at": iso_seconds(integration.maintenance_end_at),
         "rate_limit": integration.rate_limit,
+        "auto_resolve_after": integration.auto_resolve_after,
     }
 
 

@@ -27,6 +27,7 @@ def nullable(schema: Schema) -> Schema:
 
 STR: Schema = {"type": "string"}
 NSTR: Schema = {"type": ["string", "null"]}
+AUTO_RESOLVE: Schema = {"type": ["integer", "null"], "minimum": 1, "maximum": 90 * 86400}
 BOOL: Schema = {"type": "boolean"}
 
 
@@ -94,6 +95,7 @@ SCHEMAS: dict[str, Schema] = {
             "maintenance_started_at": NSTR,
             "maintenance_end_at": NSTR,
             "rate_limit": NSTR,
+            "auto_resolve_after": AUTO_RESOLVE,
         }
     ),
     "IntegrationInput": {
@@ -116,6 +118,7 @@ SCHEMAS: dict[str, Schema] = {
             ),
             "rate_limit": NSTR,
             "heartbeat_timeout": {"type": "integer", "minimum": 60, "maximum": 604800},
+            "auto_resolve_after": AUTO_RESOLVE,
         },
     },
     "MaintenanceStart": obj(

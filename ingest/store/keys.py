@@ -55,6 +55,8 @@ key                                  type    holds
                                              TTL (``store.sessions``); the cookie holds the secret
 ``ai:dead-letters``                  list    jobs that failed every try, with the error (JSON)
 ``ai:heartbeat-expired``             set     integrations whose heartbeat is overdue
+``ai:auto-resolve``                  zset    open groups of auto-resolving integrations, score =
+                                             newest alert's time + ``auto_resolve_after``
 ``ai:integration:<id>:changes``      list    PagerDuty change events, newest first, capped
 ``ai:webhook:<id>``                  string  Webhook document (``ingest.store.webhooks``)
 ``ai:org:<org>:webhooks``            zset    webhook ids of the org, score = created ms
@@ -84,6 +86,7 @@ DEAD_LETTERS = P + "dead-letters"
 HEARTBEAT_EXPIRED = P + "heartbeat-expired"
 HEARTBEATS = P + "heartbeats"
 MAINTENANCE_ENDS = P + "maintenance-ends"
+AUTO_RESOLVE = P + "auto-resolve"
 GROUP_PREFIX = P + "group:"
 ORG_PREFIX = P + "org:"
 ALERT_PREFIX = P + "alert:"
