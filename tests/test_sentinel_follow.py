@@ -99,7 +99,11 @@ async def test_primary_killed_writes_resume_on_the_promoted_replica(
     failed = await writing
     assert len(acked) > killed_at, "writes never resumed"
     assert failed > 0  # the outage was seen
-    assert primary_generation(client) == 1
+    # At least one switch; on a loaded machine the sentinels' views can disagree for a moment
+    # during promotion, so the pool may switch more than once: it must end on the new primary.
+    assert primary_generation(client) >= 1
+    pool = client.connection_pool
+    assert pool.master_address == ("127.0.0.1", cluster.primary_port())  # type: ignore[attr-defined]
     on_new = set(stored(cluster))
     lost = [n for n in acked if n not in on_new]
     # asynchronous replication: at most the writes of the last moment before the kill
