@@ -46,7 +46,7 @@ async def newest_received(redis: Redis, group_id: str) -> float:
 
 async def post(client: Client, path: str, uid: str = "disk-h1") -> None:
     resp = await client.post(
-        path, json={"alert_uid": uid, "title": "Disk full", "state": "alerting"}
+        path, json={"alert_uid": uid, "title": f"Disk full ({uid})", "state": "alerting"}
     )
     assert resp.status == 200
 
@@ -154,7 +154,8 @@ async def test_deadlines_of_groups_it_must_not_resolve_are_dropped(
     await post(client, made["path"], "by-source")
     await post(client, made["path"], "turned-off")
     await drain(settings)
-    by_source, turned_off = await all_groups(redis)
+    by_title = {g["title"]: g for g in await all_groups(redis)}  # both made in one drain
+    by_source, turned_off = by_title["Disk full (by-source)"], by_title["Disk full (turned-off)"]
     resp = await client.post(made["path"], json={"alert_uid": "by-source", "state": "OK"})
     assert resp.status == 200
     await drain(settings)
