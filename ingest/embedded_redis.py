@@ -24,7 +24,7 @@ class EmbeddedRedisError(RuntimeError):
     pass
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: on Linux, get SIGKILL when the parent dies, so a crashed or killed
     test run or dev session leaves no redis-server behind."""
     if sys.platform.startswith("linux"):
@@ -99,7 +99,7 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         self._wait_ready(timeout)
 

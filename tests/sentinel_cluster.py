@@ -20,7 +20,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from ingest.embedded_redis import EmbeddedRedis, _die_with_parent, free_port
+from ingest.embedded_redis import EmbeddedRedis, die_with_parent, free_port
 
 SERVICE = "alerts"
 DOWN_AFTER_MS = 1000
@@ -96,7 +96,7 @@ class SentinelCluster:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     def _sees_all(self, port: int, replicas: int) -> bool:
