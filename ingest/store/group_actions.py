@@ -21,7 +21,7 @@ A silence whose ``silenced_until`` has passed counts as no silence (derived at r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 from redis.asyncio import Redis
@@ -40,12 +40,16 @@ _SET_DOCS = Script.from_package("ingest.store", "group_set_docs.lua")
 _DELETE = Script.from_package("ingest.store", "group_delete.lua", prefix=_INDEX)
 
 
+OutcomeStatus = Literal["ok", "refused", "missing"]  # what the action scripts answer first
+_STATUSES: dict[str, OutcomeStatus] = {status: status for status in get_args(OutcomeStatus)}
+
+
 @dataclass(frozen=True)
 class Outcome:
     """``status``: ok, refused or missing; ``message``: why it was refused, else a detail:
     ``reopened`` (unresolve), ``ended_maintenance`` (resolve), ``resolved`` (wipe)."""
 
-    status: str
+    status: OutcomeStatus
     message: str = ""
 
     @property
@@ -66,7 +70,7 @@ def _index_keys(group: dict[str, str]) -> list[str]:
 
 
 def _outcome(reply: list[bytes]) -> Outcome:
-    return Outcome(reply[0].decode(), reply[1].decode())
+    return Outcome(_STATUSES[reply[0].decode()], reply[1].decode())
 
 
 class GroupActions:
