@@ -23,7 +23,7 @@ from ingest import lua
 from ingest.lua import Arg, Script
 from ingest.store import keys
 from ingest.store.aio import aw
-from ingest.store.group_actions import _COMMON, Outcome, _index_keys
+from ingest.store.group_actions import COMMON, Outcome, index_keys, outcome_of
 
 ACTOR = "auto-resolve"
 # KEYS[6]: the group's alerts (score: received ms); ARGV[7]: the cutoff (ms). Runs before the
@@ -36,7 +36,7 @@ do
   end
 end
 """
-_RESOLVE = Script(_COMMON + _GUARD + lua.read("ingest.store", "group_act.lua"))
+_RESOLVE = Script(COMMON + _GUARD + lua.read("ingest.store", "group_act.lua"))
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,10 @@ async def disarm(redis: Redis, group_id: str) -> None:
 
 async def resolve(redis: Redis, group: dict[str, str], now: float, cutoff: float) -> Attempt:
     """Resolve the group as ``auto-resolve`` if no alert was received after ``cutoff``."""
-    script_keys = [*_index_keys(group), keys.group_alerts(group["id"])]
+    script_keys = [*index_keys(group), keys.group_alerts(group["id"])]
     layout = keys.INDEX_LAYOUT_JSON
     args: list[Arg] = ["resolve", repr(now), ACTOR, "", "", layout, int(cutoff * 1000)]
     reply = await _RESOLVE(redis, script_keys, args)
     if reply[0] == b"later":
         return Attempt(Outcome("later"), int(float(reply[1])))
-    return Attempt(Outcome(reply[0].decode(), reply[1].decode()))
+    return Attempt(outcome_of(reply))

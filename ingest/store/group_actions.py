@@ -33,21 +33,23 @@ from ingest.store.groups import maintained_integration_id
 
 # The scripts live in ``lua/`` beside this module; read once, at import.
 _INDEX = lua.read("ingest.store", "group_index.lua")
-_COMMON = _INDEX + lua.read("ingest.store", "group_common.lua")
-_ACT = Script.from_package("ingest.store", "group_act.lua", prefix=_COMMON)
-_WIPE = Script.from_package("ingest.store", "group_wipe.lua", prefix=_COMMON)
+COMMON = _INDEX + lua.read("ingest.store", "group_common.lua")
+_ACT = Script.from_package("ingest.store", "group_act.lua", prefix=COMMON)
+_WIPE = Script.from_package("ingest.store", "group_wipe.lua", prefix=COMMON)
 _SET_DOCS = Script.from_package("ingest.store", "group_set_docs.lua")
 _DELETE = Script.from_package("ingest.store", "group_delete.lua", prefix=_INDEX)
 
 
-OutcomeStatus = Literal["ok", "refused", "missing"]  # what the action scripts answer first
+# What the action scripts answer first; ``later``: an auto-resolve found a newer alert
+OutcomeStatus = Literal["ok", "refused", "missing", "later"]
 _STATUSES: dict[str, OutcomeStatus] = {status: status for status in get_args(OutcomeStatus)}
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """``status``: ok, refused or missing; ``message``: why it was refused, else a detail:
-    ``reopened`` (unresolve), ``ended_maintenance`` (resolve), ``resolved`` (wipe)."""
+    """``status``: ok, refused, missing (or later, ``ingest.store.auto_resolve``); ``message``:
+    why it was refused, else a detail: ``reopened`` (unresolve), ``ended_maintenance``
+    (resolve), ``resolved`` (wipe)."""
 
     status: OutcomeStatus
     message: str = ""
@@ -57,7 +59,9 @@ class Outcome:
         return self.status == "ok"
 
 
-def _index_keys(group: dict[str, str]) -> list[str]:
+def index_keys(group: dict[str, str]) -> list[str]:
+    """The keys an action script on ``group`` takes: the group, the resolved set, its open and
+    last-resolved grouping keys and its maintenance pointer (shared with ``auto_resolve``)."""
     integration_id = group.get("integration_id", "")
     route_id, grouping_id = group.get("route_id", ""), group.get("grouping_id", "")
     return [
@@ -69,7 +73,8 @@ def _index_keys(group: dict[str, str]) -> list[str]:
     ]
 
 
-def _outcome(reply: list[bytes]) -> Outcome:
+def outcome_of(reply: list[bytes]) -> Outcome:
+    """The :class:`Outcome` of an action script's ``{status, message}`` answer."""
     return Outcome(_STATUSES[reply[0].decode()], reply[1].decode())
 
 
@@ -88,14 +93,14 @@ class GroupActions:
     ) -> Outcome:
         until = "" if silenced_until is None else repr(silenced_until)
         args: list[Arg] = [action, repr(now), actor, until, via_root, keys.INDEX_LAYOUT_JSON]
-        return _outcome(await _ACT(self._redis, _index_keys(group), args))
+        return outcome_of(await _ACT(self._redis, index_keys(group), args))
 
     async def wipe(self, group: dict[str, str], actor: str, now: float) -> Outcome:
         """Resolve and wipe; ``message`` is ``resolved`` when the wipe resolved the group."""
         reply = await _WIPE(
-            self._redis, _index_keys(group), ["", repr(now), actor, keys.INDEX_LAYOUT_JSON]
+            self._redis, index_keys(group), ["", repr(now), actor, keys.INDEX_LAYOUT_JSON]
         )
-        outcome = _outcome(reply)
+        outcome = outcome_of(reply)
         if outcome.ok:
             await self._empty_alerts(group["id"])
         return outcome
