@@ -158,7 +158,7 @@ class Grouper:
             c.alert_id,
             c.new_group_id,
             repr(c.now),
-            int(c.received_at * 1000),
+            f"{c.received_at * 1000:.3f}",  # ms with µs: posts in one ms keep their order
             int(c.resolve),
             int(c.acknowledge),
             int(c.own_group),
