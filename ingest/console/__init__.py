@@ -7,7 +7,7 @@ JavaScript; every asset is a file of this package, so it works offline. Layout:
 - ``bridge``: the public API's handlers mounted under ``/console/api/v1/`` for signed-in scripts,
   and ``read`` for pages (the console never re-implements a query or a validation);
 - ``pages`` (sign-in/out and page plumbing), ``integration_pages``, ``playground``,
-  ``group_pages`` and ``story`` (a trace told as steps);
+  ``group_pages``, ``story`` (a trace told as steps) and ``webhook_pages``;
 - ``templates/`` and ``static/``.
 """
 
@@ -20,7 +20,15 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from ingest.console import bridge, group_pages, guard, integration_pages, pages, playground
+from ingest.console import (
+    bridge,
+    group_pages,
+    guard,
+    integration_pages,
+    pages,
+    playground,
+    webhook_pages,
+)
 from ingest.console.filters import FILTERS
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -49,5 +57,9 @@ def setup(app: web.Application, add: Any) -> None:
     add(app, "GET", "/console/groups", group_pages.list_page)
     add(app, "GET", "/console/groups/rows", group_pages.rows_fragment)
     add(app, "GET", "/console/groups/{id}", group_pages.detail_page)
+    add(app, "GET", "/console/webhooks", webhook_pages.list_page)
+    add(app, "GET", "/console/webhooks/new", webhook_pages.new_page)
+    add(app, "GET", "/console/webhooks/{id}", webhook_pages.detail_page)
+    add(app, "GET", "/console/webhooks/{id}/deliveries", webhook_pages.log_fragment)
     app.router.add_static("/console/static/", STATIC, append_version=False)
     bridge.mount(app, add)

@@ -16,7 +16,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ingest.api import alert_groups, alerts, escalation_chains, integrations, preview, routes
+from ingest.api import (
+    alert_groups,
+    alerts,
+    escalation_chains,
+    integrations,
+    preview,
+    routes,
+    webhooks,
+)
 from ingest.api.errors import detail
 from ingest.console import guard
 
@@ -30,6 +38,7 @@ API_MODULES: tuple[Any, ...] = (
     alert_groups,
     alerts,
     preview,
+    webhooks,
 )
 
 

@@ -71,6 +71,10 @@ function fieldValue(el) {
   if (kind === "int") return el.value === "" ? null : Number.parseInt(el.value, 10);
   if (kind === "nullable") return el.value === "" ? null : el.value;
   if (kind === "optional") return el.value === "" ? undefined : el.value;
+  if (kind === "multi") {
+    const chosen = Array.from(el.selectedOptions, (option) => option.value);
+    return chosen.length ? chosen : null;
+  }
   if (el.type === "checkbox") return el.checked;
   return el.value;
 }
@@ -89,8 +93,8 @@ function formBody(form) {
   return body;
 }
 
-// A timed refresh leaves a region alone while focus is inside it (a keyboard user stays put);
-// a refresh after the user's own action always runs.
+// A timed refresh leaves a region alone while focus is inside it (a keyboard user stays put) or
+// while the user has a disclosure open in it; a refresh after the user's own action always runs.
 async function refreshRegions(force) {
   const regions = document.querySelectorAll("[data-refresh-url]");
   for (const region of regions) {
@@ -98,7 +102,7 @@ async function refreshRegions(force) {
       const response = await fetch(region.dataset.refreshUrl, {credentials: "same-origin"});
       if (!response.ok) continue;
       const html = await response.text();
-      if (!force && region.contains(document.activeElement)) continue;
+      if (!force && (region.contains(document.activeElement) || region.querySelector("details[open]"))) continue;
       const parsed = new DOMParser().parseFromString(html, "text/html");
       region.replaceChildren(...parsed.body.childNodes);
     } catch (err) { /* the next tick tries again */ }
