@@ -4,7 +4,8 @@ processes on a private Redis.
 One browser serves the whole module and the tests run in order, as a user would: sign in, create
 an integration, edit its grouping template in the playground and watch the preview follow, save,
 post an alert to the link and see its group appear without a reload, acknowledge it, read its
-trace; then hostile payloads, a read-only token, and CSRF. The tests save screenshots of the main
+trace; then hostile payloads, a webhook whose deliveries (to a loopback receiver the test runs)
+show up in its log, a read-only token, and CSRF. The tests save screenshots of the main
 pages into ``docs/screenshots/`` (shown in the README).
 """
 
@@ -13,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+import threading
 import urllib.request
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +51,33 @@ HOSTILE = {
 }
 
 
+RECEIVER_ANSWER = b'{"ok": true, "note": "<script>window.pwned=3</script><img src=x onerror=x()>"}'
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A webhook receiver on loopback: records each request, answers ``RECEIVER_ANSWER``."""
+
+    received: list[tuple[str, dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.received.append((self.path, dict(self.headers), body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(RECEIVER_ANSWER)))
+        self.end_headers()
+        self.wfile.write(RECEIVER_ANSWER)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
 class Stack:
     def __init__(self, url: str, secrets: dict[str, str]) -> None:
         self.url = url
         self.secrets = secrets
         self.state: dict[str, Any] = {}
+        self.receiver_url = ""
 
 
 async def _make_tokens(url: str) -> dict[str, str]:
@@ -73,7 +98,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     server.start()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = environment(server.url, ALERT_INGEST_BASE_URL=url)
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    env = environment(server.url, ALERT_INGEST_BASE_URL=url,
+                      ALERT_INGEST_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8")  # fmt: skip
     the_api = Service(["api", "--host", "127.0.0.1", "--port", str(port)], env,
                       folder / "api.log", url)  # fmt: skip
     the_api.start()
@@ -81,8 +109,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         with running(the_api, the_worker):
             asyncio.run(wait_ready(url))
-            yield Stack(url, asyncio.run(_make_tokens(server.url)))
+            stack = Stack(url, asyncio.run(_make_tokens(server.url)))
+            stack.receiver_url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+            yield stack
     finally:
+        receiver.shutdown()
         server.stop()
 
 
@@ -251,6 +282,38 @@ def test_hostile_payload_renders_inert(browser: WebDriver, stack: Stack) -> None
     assert browser.execute_script("return window.pwned") is None
 
 
+def test_webhook_is_created_and_its_deliveries_are_logged(browser: WebDriver, stack: Stack) -> None:
+    browser.get(stack.url + "/console/integrations")
+    browser.find_element(By.LINK_TEXT, "Webhooks").click()
+    browser.find_element(By.ID, "new-webhook").click()
+    wait_for(browser, lambda d: d.current_url.endswith("/console/webhooks/new"))
+    browser.find_element(By.ID, "wh-name").send_keys("Tickets <b>bold</b>")
+    browser.find_element(By.ID, "wh-url").send_keys(stack.receiver_url)
+    Select(browser.find_element(By.ID, "wh-integrations")).select_by_visible_text(
+        "Checkout service"
+    )
+    browser.find_element(By.ID, "wh-signing_secret").send_keys("browser-secret-123456")
+    browser.find_element(By.ID, "save-webhook").click()
+    wait_for(browser, lambda d: "/console/webhooks/WH" in d.current_url)
+    assert "Tickets <b>bold</b>" in browser.find_element(By.TAG_NAME, "h1").text
+    assert "browser-secret-123456" not in browser.page_source
+    assert browser.find_element(By.ID, "wh-signing_secret").get_attribute("value") == ""
+    post_alert(stack.state["link"], {"id": "web-1", "title": "For the webhook"})
+    row = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "tr.delivery"), 40)[0]
+    assert "alert group created" in row.text and "delivered" in row.text and "200" in row.text
+    [(path, headers, body)] = Receiver.received
+    assert path == "/hook" and "X-Alert-Ingest-Signature" in headers
+    assert json.loads(body)["alert_group"]["title"] == "For the webhook"
+    row.find_element(By.TAG_NAME, "summary").click()
+    assert "window.pwned=3" in row.find_element(By.CSS_SELECTOR, ".response-content").text
+    assert browser.find_elements(By.CSS_SELECTOR, "main img") == []
+    assert browser.execute_script("return window.pwned") is None
+    shot(browser, "webhooks")
+    browser.find_element(By.ID, "toggle-webhook").click()
+    wait_for(browser, lambda d: d.find_element(By.ID, "toggle-webhook").text == "Enable")
+    assert "disabled" in browser.find_element(By.TAG_NAME, "h1").text
+
+
 def test_csrf_without_the_token_is_refused(browser: WebDriver, stack: Stack) -> None:
     browser.get(stack.url + "/console/groups")
     path = f"/console/api/v1/integrations/{stack.state['integration']}/"
@@ -269,6 +332,7 @@ def test_read_only_token_cannot_change_anything(browser: WebDriver, stack: Stack
     browser.get(f"{stack.url}/console/integrations/{stack.state['integration']}")
     assert browser.find_elements(By.ID, "delete-integration") == []
     assert not browser.find_element(By.ID, "name").is_enabled()
+    assert browser.find_elements(By.LINK_TEXT, "Webhooks") == []
     path = f"/console/api/v1/integrations/{stack.state['integration']}/"
     assert fetch_status(browser, "PATCH", path, with_csrf=True) == 403
     assert fetch_status(browser, "DELETE", path, with_csrf=True) == 403
