@@ -21,7 +21,6 @@ import time
 from typing import Any
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from ingest.api import context
 from ingest.api.alerts import alert_brief
@@ -87,16 +86,10 @@ def serialize_group(
     }
 
 
-async def serialize_groups(
-    redis: Redis, settings: Settings, page: list[dict[str, str]]
-) -> list[dict[str, Any]]:
-    wanted = [g["last_alert_id"] for g in page if g.get("last_alert_id")]
-    last = {a["id"]: a for a in await store.alerts(redis, wanted)} if wanted else {}
-    live = await store.existing_routes(redis, {g["route_id"] for g in page if g.get("route_id")})
+def serialize_rows(settings: Settings, rows: list[store.GroupRow]) -> list[dict[str, Any]]:
     now = time.time()
-    return [
-        serialize_group(g, last.get(g.get("last_alert_id", "")), live, settings, now) for g in page
-    ]
+    live = {r.group.get("route_id", "") for r in rows if r.route_live}
+    return [serialize_group(r.group, r.last_alert, live, settings, now) for r in rows]
 
 
 async def _lookup(request: web.Request) -> dict[str, str]:
@@ -109,11 +102,10 @@ async def _lookup(request: web.Request) -> dict[str, str]:
 
 
 async def _respond(request: web.Request, group_id: str) -> web.Response:
-    redis = context.redis(request)
-    group = await store.get_group(redis, group_id)
-    if group is None:
+    rows = await store.group_rows(context.redis(request), [group_id])
+    if not rows:
         raise not_found()
-    [body] = await serialize_groups(redis, context.settings(request), [group])
+    [body] = serialize_rows(context.settings(request), rows)
     return json_response(body)
 
 
@@ -125,7 +117,7 @@ async def list_groups(request: web.Request) -> web.Response:
     page, size = page_request(request)
     found = await find_groups(redis, org_id, parse_filter(request.query), page, size)
     body = envelope(request, found.count, found.page, size)
-    body["results"] = await serialize_groups(redis, settings, found.groups)
+    body["results"] = serialize_rows(settings, found.rows)
     return json_response(body)
 
 

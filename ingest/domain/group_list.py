@@ -31,11 +31,11 @@ SCAN_BATCH = 500
 
 @dataclass(frozen=True)
 class GroupPage:
-    """``count`` groups match; ``groups`` is page ``page`` of them (past the end: the last)."""
+    """``count`` groups match; ``rows`` is page ``page`` of them (past the end: the last)."""
 
     count: int
     page: int
-    groups: list[dict[str, str]]
+    rows: list[store.GroupRow]
 
 
 async def find_groups(
@@ -50,8 +50,8 @@ async def find_groups(
     now = time.time() if now is None else now
     if wanted.id is not None:
         found = await store.get_org_group(redis, org_id, wanted.id)
-        hit = [found] if found is not None and wanted.matches(found, now) else []
-        return GroupPage(len(hit), 1, hit)
+        hit = [found["id"]] if found is not None and wanted.matches(found, now) else []
+        return GroupPage(len(hit), 1, await store.group_rows(redis, hit))
     index = await _index(redis, org_id, wanted)
     if index is None:
         return GroupPage(0, 1, [])
@@ -59,11 +59,13 @@ async def find_groups(
     if min_ms is not None and max_ms is not None:
         min_ms, max_ms = min_ms * 1000, max_ms * 1000
     if not wanted.scans:
-        window = await group_index.page(redis, org_id, index, now, min_ms, max_ms, page, size)
-        return GroupPage(window.count, window.page, await store.groups(redis, window.ids))
+        window = await group_index.page(
+            redis, org_id, index, now, min_ms, max_ms, page, size, with_rows=True
+        )
+        return GroupPage(window.count, window.page, window.rows)
     window = await group_index.page(redis, org_id, index, now, min_ms, max_ms)
     count, number, ids = await _scan(redis, wanted, index, window, page, size)
-    return GroupPage(count, number, await store.groups(redis, ids))
+    return GroupPage(count, number, await store.group_rows(redis, ids))
 
 
 async def _index(redis: Redis, org_id: str, wanted: GroupFilter) -> str | None:

@@ -5,7 +5,9 @@ The indexes (``ingest.store.keys.group_index``) are written by the scripts that 
 
 - ``page``: first, silences that ended move their groups to ``firing`` (a silence ends by time,
   with no write, so reads settle it; bounded per call); then the count of a ``[min, max]``
-  score window and one page of it, newest first. O(log N + page size).
+  score window and one page of it, newest first, with the page's rows (group hashes, newest
+  alerts, route liveness: ``ingest.store.groups.GroupRow``). O(log N + page size). One call
+  per list: per-command pipelines cost several times more client CPU than the reads.
 - ``scan``: one window of ranks (a batch), filtered in Redis by team and labels; callers walk a
   window batch by batch, so no single call holds Redis or the api's event loop for long.
 """
@@ -21,9 +23,10 @@ from redis.asyncio.client import Pipeline
 from ingest import lua
 from ingest.lua import Arg, Script
 from ingest.store import keys
+from ingest.store.groups import ROWS_LIB, GroupRow, decode_rows
 
 _INDEX = lua.read("ingest.store", "group_index.lua")
-_PAGE = Script.from_package("ingest.store", "group_page.lua", prefix=_INDEX)
+_PAGE = Script.from_package("ingest.store", "group_page.lua", prefix=_INDEX + ROWS_LIB)
 # Index the groups whose hashes are the KEYS (for groups written outside the grouping and
 # action scripts, and for the upgrade build); a group indexed already stays as it is.
 REINDEX = Script(
@@ -51,6 +54,7 @@ class Window:
     first: int
     page: int
     ids: list[str]
+    rows: list[GroupRow]  # the page's rows when asked for (``with_rows``), else empty
 
 
 def _score(value: float | None, unbounded: str) -> str:
@@ -66,8 +70,10 @@ async def page(
     max_ms: float | None = None,
     page_number: int = 1,
     size: int = 0,
+    with_rows: bool = False,
 ) -> Window:
-    """The window ``[min_ms, max_ms]`` of ``index``: its count and page ``page_number``."""
+    """The window ``[min_ms, max_ms]`` of ``index``: its count and page ``page_number``
+    (with its rows when ``with_rows``)."""
     args: list[Arg] = [
         keys.INDEX_LAYOUT_JSON,
         repr(now),
@@ -78,12 +84,15 @@ async def page(
         keys.GROUP_PREFIX,
         SETTLE_BATCH,
     ]
+    if with_rows:
+        args += [keys.ALERT_PREFIX, keys.ROUTE_PREFIX]
     while True:
         reply = await _PAGE(redis, [index, keys.org_silence_ends(org_id)], args)
         if reply[0] == b"ok":
             break
-    _, count, first, number, ids = reply
-    return Window(int(count), int(first), int(number), [i.decode() for i in ids])
+    count, first, number, ids = reply[1:5]
+    rows = decode_rows(reply[5]) if with_rows else []
+    return Window(int(count), int(first), int(number), [i.decode() for i in ids], rows)
 
 
 async def scan(

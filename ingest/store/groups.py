@@ -6,17 +6,72 @@ the API are in ``ingest.store.group_actions``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
+from ingest import lua
+from ingest.lua import Script
 from ingest.store import keys
 from ingest.store.aio import aw
+
+ROWS_LIB = lua.read("ingest.store", "group_rows.lua")
+# ARGV: the group, alert and route key prefixes, then the group ids.
+_ROWS = Script(
+    ROWS_LIB
+    + """
+local ids = {}
+for i = 4, #ARGV do ids[#ids + 1] = ARGV[i] end
+return group_rows(ids, ARGV[1], ARGV[2], ARGV[3])
+"""
+)
+ROW_PREFIXES = (keys.GROUP_PREFIX, keys.ALERT_PREFIX, keys.ROUTE_PREFIX)
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """A group as a list shows it: its hash, its newest alert, whether its route still exists."""
+
+    group: dict[str, str]
+    last_alert: dict[str, Any] | None
+    route_live: bool
 
 
 def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def _text_pairs(flat: list[bytes]) -> dict[str, str]:
+    it = iter(flat)
+    return {k.decode(): v.decode() for k, v in zip(it, it, strict=True)}
+
+
+def _alert(flat: list[bytes]) -> dict[str, Any]:
+    """An alert hash as :func:`alerts` returns it: the document with the hash's other fields."""
+    it = iter(flat)
+    fields = dict(zip(it, it, strict=True))
+    doc: dict[str, Any] = orjson.loads(fields.pop(b"doc", b"{}"))
+    doc.update((k.decode(), v.decode()) for k, v in fields.items())
+    return doc
+
+
+def decode_rows(reply: list[list[list[bytes]]]) -> list[GroupRow]:
+    """The ``group_rows`` script's answer; groups that are gone are left out."""
+    groups, alerts_, routes = reply
+    return [
+        GroupRow(_text_pairs(group), _alert(alert) if alert else None, bool(live))
+        for group, alert, live in zip(groups, alerts_, routes, strict=True)
+        if group
+    ]
+
+
+async def group_rows(redis: Redis, group_ids_: list[str]) -> list[GroupRow]:
+    """The rows of ``group_ids_`` (in that order, those still stored): one script call."""
+    if not group_ids_:
+        return []
+    return decode_rows(await _ROWS(redis, [], [*ROW_PREFIXES, *group_ids_]))
 
 
 def maintained_integration_id(group: dict[str, str]) -> str:
@@ -62,18 +117,6 @@ async def attached_group_ids(redis: Redis, root_id: str) -> list[str]:
     """Ids of the groups attached to the maintenance group ``root_id``."""
     members = await aw(redis.smembers(keys.group_attached(root_id)))
     return sorted(m.decode() for m in members)
-
-
-async def existing_routes(redis: Redis, route_ids: set[str]) -> set[str]:
-    """Which of ``route_ids`` are still stored (a deleted route reads as null on its groups)."""
-    wanted = sorted(route_ids)
-    if not wanted:
-        return set()
-    async with redis.pipeline(transaction=False) as pipe:
-        for rid in wanted:
-            pipe.exists(keys.route(rid))
-        found = await pipe.execute()
-    return {rid for rid, hit in zip(wanted, found, strict=True) if hit}
 
 
 async def alert_ids(redis: Redis, group_id: str) -> list[str]:

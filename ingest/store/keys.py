@@ -90,6 +90,7 @@ AUTO_RESOLVE = P + "auto-resolve"
 GROUP_PREFIX = P + "group:"
 ORG_PREFIX = P + "org:"
 ALERT_PREFIX = P + "alert:"
+ROUTE_PREFIX = P + "route:"
 # Lua scripts that find a group or an organization by an id they read build its keys from these
 # pieces (prefix + id + suffix), passed in ARGV; the functions below join the same pieces.
 GROUP_ALERTS_SUFFIX = ":alerts"
@@ -139,7 +140,7 @@ def link(token: str) -> str:
 
 
 def route(route_id: str) -> str:
-    return f"{P}route:{route_id}"
+    return ROUTE_PREFIX + route_id
 
 
 def integration_version(integration_id: str) -> str:
