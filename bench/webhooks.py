@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -121,8 +122,14 @@ async def throughput(stack: common.Stack, args: argparse.Namespace, port: int, r
     before = len(rx.times)
     worker = common.start_worker(stack, args.concurrency, stack.workdir / "worker-2.log")
     cpu_before = common.cpu_seconds(worker.pid)
+    spy = None
+    if args.profile:  # py-spy's folded stacks of the delivering worker
+        spy = common.start_py_spy(stack.children, common.py_spy_path(), worker.pid, args.profile)
     await wait_for(lambda: _received(rx, before + args.events), 300, "deliveries")
     cpu = common.cpu_seconds(worker.pid) - cpu_before
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        await asyncio.to_thread(spy.wait, 30)
     await redis.aclose()
     span = rx.times[-1] - rx.times[before]
     return (args.events - 1) / span if span > 0 else float("inf"), cpu
@@ -205,6 +212,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--profile", type=Path, help="py-spy the worker's deliveries to this file")
     common.add_aof_argument(parser)
     args = parser.parse_args()
     return common.run_main(
