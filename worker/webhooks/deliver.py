@@ -325,6 +325,7 @@ def log_entry(
     """One line of the webhook's responses log (secrets masked, bodies capped)."""
     sent = isinstance(prepared, Prepared)
     body = prepared.body if isinstance(prepared, Prepared) else None
+    known = prepared.payload_json if isinstance(prepared, Prepared) else None  # already dumped
     return {
         "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "url": prepared.url if sent or prepared.url else attempt.error,
@@ -333,7 +334,7 @@ def log_entry(
         "request_data": excerpt(body.decode(errors="replace")) if body is not None else None,
         "status_code": attempt.status,
         "content": attempt.content or (attempt.error or None),
-        "event_data": excerpt(orjson.dumps(payload).decode()),
+        "event_data": excerpt((known or orjson.dumps(payload)).decode()),
         "event_type": payload["event"]["type"],
         "delivery_id": item["delivery_id"],
         "attempt": item["attempt"],

@@ -17,6 +17,7 @@ valid JSON whatever the title holds (the reference's behaviour, which imported t
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -85,7 +86,7 @@ async def build(
         last.setdefault("group_id", group_id)
     live = {group["route_id"]} if group.get("route_id") else set()
     serialized = serialize_group(group, last, live, settings, time.time())
-    integration = orjson.loads(raw_integration) if raw_integration else {}
+    integration = _integration(raw_integration or b"{}")
     data = orjson.loads(event.get("data") or "{}")
     actor = data.get("actor") if isinstance(data, dict) else None
     payload: dict[str, Any] = {
@@ -98,15 +99,9 @@ async def build(
         "alert_group_id": group_id,
         "alert_payload": first.get("payload", "") if first else "",
         "integration": {
-            "id": integration.get("id", event.get("integration_id")),
-            "type": integration.get("type"),
-            "name": integration.get("name"),
-            "team": integration.get("team_id"),
-            "labels": {
-                item["key"]: item["value"]
-                for item in integration.get("labels", [])
-                if isinstance(item, dict) and "key" in item
-            },
+            **integration,
+            "id": integration["id"] or event.get("integration_id"),
+            "labels": dict(integration["labels"]),
         },
         "notified_users": [],
         "users_to_be_notified": [],
@@ -118,6 +113,25 @@ async def build(
         payload["responses"] = responses
     payload["webhook"] = {"id": webhook.id, "name": webhook.name}
     return payload
+
+
+@functools.lru_cache(maxsize=256)
+def _integration(raw: bytes) -> dict[str, Any]:
+    """What a payload shows of an integration document (parsed once per version of it: the
+    document holds every template, and most deliveries of a moment share a few integrations).
+    Callers copy it before changing anything."""
+    doc = orjson.loads(raw)
+    return {
+        "id": doc.get("id"),
+        "type": doc.get("type"),
+        "name": doc.get("name"),
+        "team": doc.get("team_id"),
+        "labels": {
+            item["key"]: item["value"]
+            for item in doc.get("labels", [])
+            if isinstance(item, dict) and "key" in item
+        },
+    }
 
 
 def _parsed(raw: bytes) -> Any:

@@ -45,6 +45,7 @@ class Prepared:
     headers: dict[str, str]
     body: bytes | None
     trigger_output: str = ""
+    payload_json: bytes | None = None  # the payload as JSON when the body is it (forward_all)
 
 
 @dataclass
@@ -72,7 +73,12 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
+_MARKERS = ("{{", "{%", "{#")
+
+
 def _render(source: str, context: dict[str, Any], limits: Limits) -> tuple[str | None, str]:
+    if not source.endswith("\n") and not any(m in source for m in _MARKERS):
+        return source, ""  # plain text (most URLs): what rendering would give, without the cost
     result = get_engine(limits).render(source, freeze(context))
     if result.ok and result.text is not None:
         return result.text, ""
@@ -117,10 +123,12 @@ def prepare(
             return Problem("Headers", error or "Template did not result in json/dict", url)
         headers = {str(k): str(v) for k, v in parsed.items() if str(k).lower() not in _OURS}
     body: bytes | None = None
+    payload_json: bytes | None = None
     content_type = ""
     if webhook.http_method in BODY_METHODS:
         if webhook.forward_all:
-            body, content_type = orjson.dumps(payload), "application/json"
+            payload_json = body = orjson.dumps(payload)
+            content_type = "application/json"
         elif webhook.data:
             text, error = _render(webhook.data, context, limits)
             if text is None:
@@ -143,7 +151,7 @@ def prepare(
         sent["Authorization"] = next(v for k, v in headers.items() if k.lower() == "authorization")
     if webhook.signing_secret:
         sent[SIGNATURE_HEADER] = sign(webhook.signing_secret, now, body or b"")
-    return Prepared(url, webhook.http_method, sent, body, trigger_output)
+    return Prepared(url, webhook.http_method, sent, body, trigger_output, payload_json)
 
 
 _AUTH_AND_OURS = frozenset(
