@@ -52,7 +52,8 @@ ENQUEUE_FAILURES = Counter(
 )
 QUEUE_DEPTH = Gauge(
     f"{NS}_queue_depth",
-    "Alerts waiting in the queue (sampled by each process every few seconds).",
+    "Alert jobs in the queue, waiting or in progress; the worker's periodic jobs are not counted"
+    " (sampled by each process every few seconds).",
 )
 
 HANDLERS = ("link", "heartbeat", "api", "other")
@@ -103,6 +104,14 @@ def handler_kind(request: web.Request) -> str:
     return "other"
 
 
+def link_type(request: web.Request) -> str:
+    """The integration type a link or dialect URL names; ``unknown`` when it names none."""
+    named = request.match_info.get("type") or next(
+        (kind for p, kind in DIALECT_PATHS if request.path.startswith(p)), ""
+    )
+    return named if named in INTEGRATION_TYPES else "unknown"
+
+
 _REQUEST_CHILDREN: dict[tuple[str, str, int], Any] = {}
 _DURATION_CHILDREN = {kind: HTTP_DURATION.labels(kind) for kind in HANDLERS}
 
@@ -130,11 +139,5 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         raise
     finally:
         kind = handler_kind(request)
-        integration_type = ""
-        if kind == "link" or kind == "heartbeat":
-            integration_type = request.match_info.get("type") or next(
-                (kind for p, kind in DIALECT_PATHS if request.path.startswith(p)), ""
-            )
-            if integration_type not in INTEGRATION_TYPES:
-                integration_type = "unknown"
+        integration_type = link_type(request) if kind == "link" or kind == "heartbeat" else ""
         count_request(kind, integration_type, status, time.perf_counter() - started)

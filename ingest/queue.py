@@ -4,7 +4,8 @@ A job is arq's: the key ``arq:job:<alert id>`` (arq's own ``job_key_prefix``) ho
 document in JSON (arq's ``serialize_job`` layout: ``f`` the function, ``k`` its keyword arguments,
 ``et`` the enqueue time in ms) and the alert id is a member of the queue zset, scored by that
 time. The function is ``process_alert`` (``JOB_NAME``) with the fields of :class:`AlertJob`:
-``alert_id``, ``integration_id``, ``received_at`` (epoch seconds, float) and ``payload``. A job
+``alert_id``, ``integration_id``, ``received_at`` (epoch seconds, float), ``payload`` and, only
+when there are any, ``notes`` (how the api read the body; the worker puts them in the trace). A job
 waits for a worker at most ``JOB_EXPIRES_MS`` (a week, not arq's default day).
 
 Jobs are written only by ``queue_jobs`` in Lua, with ``SET … NX``: a job already there (queued,
@@ -23,6 +24,11 @@ running, or retrying under the same alert id) is never overwritten. Two scripts 
   each request awaits its own status.
 - a **re-queue** (``Enqueuer.requeue``, used by ``dlq replay``) writes given jobs again, with their
   alert ids kept (so the worker's idempotency holds), without link check or rate limit.
+
+The worker's periodic (cron) jobs wait in the same queue, under ids starting ``cron:``; each is
+recorded beside the queue (``record_periodic``) before it is put there, so
+``alert_queue_depth`` (the ``alert_ingest_queue_depth`` gauge, what KEDA scales on) counts alert
+jobs only: 0 on an idle system.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from redis.asyncio import Redis
 
 from ingest import ids
 from ingest.batching import BatchedScript
-from ingest.lua import Arg
+from ingest.lua import Arg, Script
 from ingest.ratelimit import LUA_FUNCTIONS
 from ingest.settings import Rate
 from ingest.store import keys
@@ -46,6 +52,9 @@ from ingest.store import keys
 JOB_NAME = "process_alert"
 ARQ_JOB_PREFIX: str = job_key_prefix
 JOB_EXPIRES_MS = 7 * 86400 * 1000
+PERIODIC_PREFIX = "cron:"
+# a recorded periodic id no longer queued is forgotten after this long (it may be about to be)
+PERIODIC_FORGET_MS = 10 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -56,14 +65,18 @@ class AlertJob:
     integration_id: str
     received_at: float
     payload: Any
+    notes: tuple[str, ...] = ()
 
     def kwargs(self) -> dict[str, Any]:
-        return {
+        kwargs = {
             "alert_id": self.alert_id,
             "integration_id": self.integration_id,
             "received_at": self.received_at,
             "payload": self.payload,
         }
+        if self.notes:  # only then: a worker of an older version takes the job as before
+            kwargs["notes"] = list(self.notes)
+        return kwargs
 
     def body(self, enqueued_ms: int) -> bytes:
         """The arq job document (arq's ``serialize_job`` layout, in JSON)."""
@@ -209,13 +222,14 @@ class Enqueuer:
         link_token: str,
         limits: tuple[Rate, Rate],
         payloads: list[Any],
+        notes: tuple[str, ...] = (),
     ) -> EnqueueResult:
         received_at = time.time()
         now_ms = int(received_at * 1000)
         length = 12
         while True:
             jobs = [
-                AlertJob(ids.alert_id(length), integration_id, received_at, payload)
+                AlertJob(ids.alert_id(length), integration_id, received_at, payload, notes)
                 for payload in payloads
             ]
             status, extra = await self._link_post(
@@ -266,3 +280,43 @@ class Enqueuer:
             args += [job.alert_id, job.body(now_ms)]
         job_keys = [ARQ_JOB_PREFIX + job.alert_id for job in jobs]
         return int(await self._requeue([self.queue_name, *job_keys], args))
+
+
+_RECORD_PERIODIC = Script("""
+-- KEYS: 1 queue, 2 periodic ids. ARGV: 1 now ms, 2 forget before ms, then the ids to record.
+for i = 3, #ARGV do
+  redis.call('ZADD', KEYS[2], ARGV[1], ARGV[i])
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])) do
+  if not redis.call('ZSCORE', KEYS[1], id) then
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+return 1
+""")
+_ALERT_DEPTH = Script("""
+-- KEYS: 1 queue, 2 periodic ids. The number of queued jobs that are not periodic ones.
+local depth = redis.call('ZCARD', KEYS[1])
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if redis.call('ZSCORE', KEYS[1], id) then
+    depth = depth - 1
+  end
+end
+return depth
+""")
+
+
+async def record_periodic(redis: Redis, queue_name: str, job_ids: list[str]) -> None:
+    """Note periodic job ids before they are queued (so they are never counted as alerts), and
+    forget those recorded long ago that have left the queue."""
+    now_ms = int(time.time() * 1000)
+    await _RECORD_PERIODIC(
+        redis,
+        [queue_name, keys.periodic_jobs(queue_name)],
+        [now_ms, now_ms - PERIODIC_FORGET_MS, *job_ids],
+    )
+
+
+async def alert_queue_depth(redis: Redis, queue_name: str) -> int:
+    """Alert jobs in the queue (waiting, running or retrying), periodic jobs not counted."""
+    return int(await _ALERT_DEPTH(redis, [queue_name, keys.periodic_jobs(queue_name)], []))

@@ -56,7 +56,10 @@ async def commit_alert(
 
 
 def alert_doc(job: AlertJob, trace: dict[str, Any]) -> bytes:
-    """The stored alert document: the job's fields and the trace of what was decided for it."""
+    """The stored alert document: the job's fields and the trace of what was decided for it (with
+    the api's ``notes`` on how it read the body, when there are any)."""
+    if job.notes:
+        trace = {**trace, "notes": list(job.notes)}
     return orjson.dumps(
         {
             "id": job.alert_id,

@@ -42,13 +42,14 @@ async def process_alert(
     integration_id: str,
     received_at: float,
     payload: Any,
+    notes: list[str] | None = None,
 ) -> None:
     started = time.time()
     enqueue_time = ctx.get("enqueue_time")
     if enqueue_time is not None:
         metrics.QUEUE_WAIT.observe(max(0.0, started - enqueue_time.timestamp()))
     deps: Deps = ctx[DEPS]
-    job = AlertJob(alert_id, integration_id, received_at, payload)
+    job = AlertJob(alert_id, integration_id, received_at, payload, tuple(notes or ()))
     job_try = int(ctx.get("job_try", 1))
     context = {"alert_id": alert_id, "integration_id": integration_id, "job_try": job_try}
     try:

@@ -7,6 +7,7 @@ from typing import Any
 from arq.cron import CronJob, cron
 
 from ingest.metrics import QUEUE_DEPTH
+from ingest.queue import alert_queue_depth
 from ingest.store import dead_letters, keys
 from worker import metrics
 from worker.auto_resolve import auto_resolve
@@ -17,10 +18,13 @@ from worker.retention import retention
 
 
 async def sample_gauges(ctx: dict[str, Any]) -> None:
+    """Read every gauge's value, then set them together: a scrape sees one sample's values."""
     deps: Deps = ctx[DEPS]
-    metrics.DEAD_LETTERS.set(await dead_letters.size(deps.redis))
-    QUEUE_DEPTH.set(await deps.redis.zcard(deps.settings.queue_name))
+    dead = await dead_letters.size(deps.redis)
+    depth = await alert_queue_depth(deps.redis, deps.settings.queue_name)
     expired = await deps.redis.scard(keys.HEARTBEAT_EXPIRED)  # type: ignore[misc]
+    metrics.DEAD_LETTERS.set(dead)
+    QUEUE_DEPTH.set(depth)
     metrics.HEARTBEATS_EXPIRED.set(int(expired))
 
 

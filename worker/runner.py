@@ -26,7 +26,10 @@ at most ``claim_batch`` jobs at a time: the jobs then run in a few cohorts that 
 computing while another waits for Redis, instead of all of them in lock-step.
 
 Any other job (the cron jobs) is handed back to arq's own ``run_job`` after undoing the try count
-(arq counts it again), so it runs exactly as in a plain arq worker.
+(arq counts it again), so it runs exactly as in a plain arq worker. Cron jobs are queued under
+``cron:<name>:<due ms>`` ids (arq's ids for unique ones; non-unique ones add the worker's
+``owner``), each recorded first with ``ingest.queue.record_periodic`` so the queue depth metric
+leaves them out.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from arq import Retry
@@ -43,15 +47,16 @@ from arq.constants import (
     job_key_prefix,
     retry_key_prefix,
 )
+from arq.cron import CronJob
 from arq.jobs import SerializationError, deserialize_job_raw
-from arq.utils import ms_to_datetime, timestamp_ms
+from arq.utils import ms_to_datetime, timestamp_ms, to_unix_ms
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ingest.batching import BatchedScript
 from ingest.lua import Arg, Script
-from ingest.queue import JOB_NAME
+from ingest.queue import JOB_NAME, record_periodic
 from ingest.redis_conn import primary_generation
 
 log = logging.getLogger("worker.runner")
@@ -174,6 +179,38 @@ class AlertWorker(Worker):
                 task = self.loop.create_task(coro)
                 task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
                 self.tasks[job_id] = task
+
+    async def run_cron(self, n: datetime, delay: float, num_windows: int = 2) -> None:
+        """Queue the cron jobs due before ``n`` + ``num_windows`` x ``delay`` (as arq does), each
+        under a ``cron:`` id recorded beside the queue first (see ``ingest.queue``)."""
+        horizon = n + timedelta(seconds=delay * num_windows)
+        due: list[tuple[CronJob, str, datetime]] = []
+        for job in self.cron_jobs:
+            if job.next_run is None:
+                if not job.run_at_startup:
+                    job.calculate_next(n)
+                    continue
+                job.next_run = n
+            if job.next_run < horizon:
+                at = job.next_run
+                job_id = job.job_id or f"{job.name}:{to_unix_ms(at)}"
+                due.append((job, job_id if job.unique else f"{job_id}:{self.owner}", at))
+                job.calculate_next(at)
+        if not due:
+            return
+        await record_periodic(self.pool, self.queue_name, [job_id for _, job_id, _ in due])
+        now = datetime.now(tz=self.timezone)
+        await asyncio.gather(
+            *(
+                self.pool.enqueue_job(
+                    job.name,
+                    _job_id=job_id,
+                    _queue_name=self.queue_name,
+                    _defer_until=at if at > now else None,
+                )
+                for job, job_id, at in due
+            )
+        )
 
     async def _release_own_claims(self) -> None:
         """At start and after a change of primary: free the in-progress marks this worker holds

@@ -37,9 +37,15 @@ from ingest.api import (
     webhooks,
 )
 from ingest.api.errors import UNAVAILABLE_LOG, UnavailableLog, error_middleware
+from ingest.api.rejections import (
+    REJECTION_LOG,
+    RejectionLog,
+    rejection_middleware,
+    report_at_shutdown,
+)
 from ingest.link_cache import LinkCache
 from ingest.metrics import QUEUE_DEPTH, metrics_handler, metrics_middleware
-from ingest.queue import Enqueuer
+from ingest.queue import Enqueuer, alert_queue_depth
 from ingest.ratelimit import RateLimiter
 from ingest.redis_conn import connect
 from ingest.settings import Settings
@@ -53,20 +59,24 @@ def add_route(app: web.Application, method: str, path: str, handler: Any) -> Non
 
 
 async def sample_queue_depth(redis: Redis, queue_name: str, every: float = 5.0) -> None:
-    """Keep ``alert_ingest_queue_depth`` current; Redis trouble only skips a sample."""
+    """Keep ``alert_ingest_queue_depth`` (alert jobs only) current; Redis trouble only skips a
+    sample."""
     while True:
         with contextlib.suppress(Exception):
-            QUEUE_DEPTH.set(await redis.zcard(queue_name))
+            QUEUE_DEPTH.set(await alert_queue_depth(redis, queue_name))
         await asyncio.sleep(every)
 
 
 def create_app(settings: Settings, redis: Redis | None = None) -> web.Application:
     """Build the app; with ``redis`` given (tests), the caller owns and closes that client."""
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware], client_max_size=settings.max_body_bytes
+        middlewares=[metrics_middleware, rejection_middleware, error_middleware],
+        client_max_size=settings.max_body_bytes,
     )
     app[context.SETTINGS] = settings
     app[UNAVAILABLE_LOG] = UnavailableLog()
+    app[REJECTION_LOG] = RejectionLog()
+    app.on_cleanup.append(report_at_shutdown)
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         own = redis is None

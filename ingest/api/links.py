@@ -5,6 +5,9 @@ the enqueue (see ``ingest.queue``). No template is rendered here. The other answ
 
 - unknown or deleted token: ``403`` text ``Integration key was not found. Permission denied.``;
 - the URL's type differs from the integration's: ``400`` naming both types;
+- a form body (``application/x-www-form-urlencoded``, what ``curl --data`` sends) that is a JSON
+  object, as sent or URL-encoded as one key without a value, is read as that JSON, and the
+  alert's trace says so (``notes``);
 - a file upload, malformed JSON or no payload: ``400``; an unsupported content type: ``415``;
   a body over ``ALERT_INGEST_MAX_BODY_BYTES``: ``413``;
 - an Alertmanager-style type with a body that is not a JSON object: ``400``;
@@ -24,11 +27,12 @@ from typing import Any
 from aiohttp import web
 
 from ingest import metrics
-from ingest.api import context
+from ingest.api import context, rejections
 from ingest.api.body import FORM_TYPES, FileUploadError, is_json_type, parse_json, read_form
 from ingest.api.errors import (
     REDIS_ERRORS,
     UNAVAILABLE_LOG,
+    ApiError,
     Unavailable,
     detail,
     json_response,
@@ -58,10 +62,13 @@ def title(slug: str) -> str:
 async def find_integration(request: web.Request, token: str) -> Integration | None:
     """The live integration of a link token (cached briefly); raises :class:`Unavailable`."""
     try:
-        return await request.app[LINK_CACHE].get(token)
+        found = await request.app[LINK_CACHE].get(token)
     except REDIS_ERRORS as exc:
         request.app[UNAVAILABLE_LOG].failed(exc)
         raise Unavailable() from exc
+    if found is not None:
+        request[rejections.INTEGRATION_ID] = found.id  # for the rejection log
+    return found
 
 
 async def _integration(request: web.Request) -> Integration | web.Response:
@@ -71,11 +78,52 @@ async def _integration(request: web.Request) -> Integration | web.Response:
     return found
 
 
-async def read_payload(request: web.Request) -> Any:
-    """Parse the body per the link table; raises ApiError for 400/413/415 rows."""
+URLENCODED = "application/x-www-form-urlencoded"
+JSON_AS_FORM_NOTE = (
+    f"The body came as a form ({URLENCODED}, what curl --data sends) but is a JSON object: "
+    "it was read as JSON."
+)
+
+
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` as a JSON object, or None when it is not one."""
+    if not raw.lstrip().startswith(b"{"):
+        return None
+    try:
+        value = parse_json(raw)
+    except ApiError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+async def read_form_or_json(request: web.Request, notes: list[str]) -> Any:
+    """A form body; one that is a JSON object is that JSON, with a note for the trace.
+
+    ``curl --data '{...}'`` sends JSON as a form without encoding it: the raw body is tried
+    first, because a form parser would split it at ``&`` and ``=`` and turn ``+`` into spaces.
+    A JSON object URL-encoded as a form's only key, with no value, is read as JSON too.
+    """
+    if request.content_type == URLENCODED:
+        found = json_object(await request.read())
+        if found is not None:
+            notes.append(JSON_AS_FORM_NOTE)
+            return found
+    form = await read_form(request)
+    if len(form) == 1 and "" in form.values():
+        [key] = form
+        found = json_object(key.encode())
+        if found is not None:
+            notes.append(JSON_AS_FORM_NOTE)
+            return found
+    return form
+
+
+async def read_payload(request: web.Request, notes: list[str] | None = None) -> Any:
+    """Parse the body per the link table; raises ApiError for 400/413/415 rows. How the body was
+    read, when not as its content type says, is appended to ``notes``."""
     ctype = request.content_type if "Content-Type" in request.headers else ""
     if ctype in FORM_TYPES:
-        return await read_form(request)
+        return await read_form_or_json(request, [] if notes is None else notes)
     raw = await request.read()
     metrics.BODY_BYTES.observe(len(raw))
     if not raw:
@@ -116,6 +164,7 @@ async def link_integration(request: web.Request) -> Integration | web.Response:
         return found
     url_type = request.match_info["type"]
     if url_type != found.type and url_type != found.link_type:
+        rejections.reject(request, "type_mismatch")
         return text(
             400,
             f"This url is for integration with {title(url_type)}. Key is for {title(found.type)}.",
@@ -127,8 +176,9 @@ async def post_link(request: web.Request) -> web.StreamResponse:
     integration = await link_integration(request)
     if isinstance(integration, web.Response):
         return integration
+    notes: list[str] = []
     try:
-        payload = await read_payload(request)
+        payload = await read_payload(request, notes)
     except FileUploadError:
         return text(400, "File uploads are not allowed")
     if payload is None:
@@ -137,7 +187,7 @@ async def post_link(request: web.Request) -> web.StreamResponse:
     if kind.alertmanager_style and not isinstance(payload, dict):
         return json_response({"detail": "Payload must be a JSON object"}, 400)
     token = request.match_info["token"]
-    result = await enqueue(request, integration, token, split(integration, payload))
+    result = await enqueue(request, integration, token, split(integration, payload), tuple(notes))
     if result.status == EnqueueStatus.ACCEPTED:
         return web.Response(body=OK_BODY, content_type="application/json")
     if result.status == EnqueueStatus.GONE:
@@ -146,7 +196,11 @@ async def post_link(request: web.Request) -> web.StreamResponse:
 
 
 async def enqueue(
-    request: web.Request, integration: Integration, token: str, payloads: list[Any]
+    request: web.Request,
+    integration: Integration,
+    token: str,
+    payloads: list[Any],
+    notes: tuple[str, ...] = (),
 ) -> EnqueueResult:
     """Durably queue one request's alerts under the integration's and organization's limits.
 
@@ -156,7 +210,12 @@ async def enqueue(
     """
     try:
         result = await request.app[ENQUEUER].enqueue(
-            integration.org_id, integration.id, token, limits_of(integration, request), payloads
+            integration.org_id,
+            integration.id,
+            token,
+            limits_of(integration, request),
+            payloads,
+            notes,
         )
     except REDIS_ERRORS as exc:
         request.app[UNAVAILABLE_LOG].failed(exc)
@@ -167,6 +226,7 @@ async def enqueue(
         request.app[LINK_CACHE].forget(token)
     else:
         metrics.RATE_LIMITED.labels(limit_scope(result.status)).inc()
+        rejections.reject(request, f"rate_limit_{limit_scope(result.status)}")
     return result
 
 

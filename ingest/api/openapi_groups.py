@@ -73,6 +73,12 @@ SCHEMAS: dict[str, Schema] = {
             ),
             "maintenance_mode": NSTR,
             "group": obj({"id": NSTR, "result": NSTR}),
+            "notes": {
+                "type": "array",
+                "items": STR,
+                "description": "How the body was read, when it was not as sent: e.g. a JSON "
+                "object posted with a form content type (`curl --data`) was read as JSON.",
+            },
         },
     },
     "Alert": obj(

@@ -112,8 +112,14 @@ def _outcome(trace: dict[str, Any]) -> Step | None:
     return Step("Outcome", [f"The alert {said}."])
 
 
+def _received(trace: dict[str, Any]) -> Step | None:
+    notes = trace.get("notes") or []
+    return Step("Received", [cut(note) for note in notes]) if notes else None
+
+
 def tell(trace: dict[str, Any]) -> list[Step]:
     steps: list[Step | None] = [
+        _received(trace),
         _labels(trace),
         _grouping(trace),
         _route(trace),

@@ -40,7 +40,11 @@ async def replay(redis: Redis, queue_name: str, alert_id: str | None = None) -> 
         if alert_id is not None and entry.get("alert_id") != alert_id:
             continue
         job = AlertJob(
-            entry["alert_id"], entry["integration_id"], entry["received_at"], entry["payload"]
+            entry["alert_id"],
+            entry["integration_id"],
+            entry["received_at"],
+            entry["payload"],
+            tuple(entry.get("notes") or ()),
         )
         await enqueuer.requeue([job])
         await aw(redis.lrem(keys.DEAD_LETTERS, 1, raw))

@@ -24,7 +24,10 @@ key                                  type    holds
 ``ai:heartbeats``                    zset    integration id -> epoch seconds of its last heartbeat
 ``ai:rl:<scope>:<subject>:tat``      string  rate limit: arrival time in µs (``ingest.ratelimit``)
 ``arq:job:<alert id>``               string  queued alert: arq job, JSON (``ingest.queue``)
-``<QUEUE_NAME>``                     zset    arq queue: alert ids by enqueue time
+``<QUEUE_NAME>``                     zset    arq queue: alert ids by enqueue time, and the
+                                             periodic (cron) jobs' ids
+``ai:periodic:<QUEUE_NAME>``         zset    ids of periodic jobs put in that queue, score =
+                                             when put (``ingest.queue.alert_queue_depth``)
 ``ai:group:<id>``                    hash    alert group: ids, state timestamps, counts, labels
 ``ai:group:<id>:alerts``             zset    the group's newest alert ids, score = received ms
 ``ai:alert:<id>``                    hash    alert: ``doc`` (payload + trace, JSON), group id,
@@ -279,6 +282,10 @@ def group_webhook_responses(group_id: str) -> str:
 
 def webhook_lane(webhook_id: str, group_id: str) -> str:
     return f"{WEBHOOK_LANE_PREFIX}{webhook_id}:{group_id}"
+
+
+def periodic_jobs(queue_name: str) -> str:
+    return f"{P}periodic:{queue_name}"
 
 
 def console_session(digest: str) -> str:
