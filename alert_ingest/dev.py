@@ -2,16 +2,26 @@
 
 Starts an embedded Redis (when ``ALERT_INGEST_REDIS_URL`` is unset; data and AOF under
 ``--data-dir``), the api and one worker as child processes, creates an organization ``demo`` with
-a token and a demo Alertmanager integration, and prints the URL, the token and ready-to-paste
-curl commands. Ctrl-C (or SIGTERM) stops everything it started.
+a token and a demo Alertmanager integration, and prints the URL, the Redis URL to export in other
+shells (for ``alert-ingest tokens`` and ``dlq``), ready-to-paste curl commands and, as its last
+line, once the api and the worker are both ready, the token. Ctrl-C (or SIGTERM) stops everything
+it started.
+
+- The api's port already taken (another dev, say): one line saying so, exit 1, nothing started.
+- The token is kept in ``<data-dir>/dev-token.json`` (mode 0600) and reused by the next run while
+  it is still valid; otherwise the previous one is revoked and a new one created, so restarts do
+  not pile up all-scope tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +40,7 @@ from ingest.store import tokens
 
 DEMO_ORG = "demo"
 DEMO_NAME = "Demo Alertmanager"
+TOKEN_FILE = "dev-token.json"
 
 
 def _request(method: str, url: str, token: str, body: Any = None) -> tuple[int, Any]:
@@ -44,28 +55,74 @@ def _request(method: str, url: str, token: str, body: Any = None) -> tuple[int, 
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def _wait_ready(url: str, children: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+def port_taken(host: str, port: int) -> bool:
+    """Whether something already answers on ``localhost:port`` (the URL the banner prints) or
+    holds ``host:port`` (where the api would listen)."""
+    with contextlib.suppress(OSError), socket.create_connection(("localhost", port), timeout=1):
+        return True
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the api binds
+        try:
+            sock.bind(address)
+        except OSError:
+            return True
+    return False
+
+
+def _wait_ready(
+    urls: list[str], children: list[subprocess.Popen[bytes]], timeout: float = 60
+) -> None:
+    """Wait until every ``<url>/health/ready`` answers 200 (the api, the worker)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    waiting = list(urls)
+    while waiting and time.monotonic() < deadline:
         if any(child.poll() is not None for child in children):
             raise RuntimeError("a child process exited during start-up; see its log above")
         try:
-            with urllib.request.urlopen(url + "/health/ready", timeout=1) as resp:
+            with urllib.request.urlopen(waiting[0] + "/health/ready", timeout=1) as resp:
                 if resp.status == 200:
-                    return
+                    waiting.pop(0)
+                    continue
         except OSError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"the api did not become ready at {url} in {timeout:.0f}s")
+    if waiting:
+        raise RuntimeError(f"{waiting[0]} did not become ready in {timeout:.0f}s")
 
 
-async def _token(redis_url: str) -> str:
+async def dev_token(redis_url: str, saved: Path) -> tuple[str, bool]:
+    """The demo organization's all-scope token and whether it is the previous run's, reused.
+
+    ``saved`` holds the previous run's token (id and secret). Still valid: reused. Otherwise
+    that token is revoked (when it still exists) and a new one created and saved."""
     redis: Redis = connect(redis_url)
     try:
-        _, secret = await tokens.create_token(redis, DEMO_ORG, list(SCOPES), name="dev")
-        return secret
+        previous = _read_saved(saved)
+        if previous is not None:
+            live = await tokens.authenticate(redis, previous["secret"])
+            if live is not None and live.id == previous["id"]:
+                return previous["secret"], True
+            await tokens.revoke_token(redis, previous["id"])
+        token, secret = await tokens.create_token(redis, DEMO_ORG, list(SCOPES), name="dev")
     finally:
         await redis.aclose()
+    fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"id": token.id, "secret": secret}, out)
+    return secret, False
+
+
+def _read_saved(saved: Path) -> dict[str, str] | None:
+    try:
+        found = json.loads(saved.read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(found, dict) and all(isinstance(found.get(k), str) for k in ("id", "secret")):
+        return {"id": found["id"], "secret": found["secret"]}
+    return None
 
 
 def _demo_integration(base: str, token: str) -> dict[str, Any]:
@@ -78,12 +135,21 @@ def _demo_integration(base: str, token: str) -> dict[str, Any]:
     status, created = _request(
         "POST", f"{base}/api/v1/integrations/", token, {"type": "alertmanager", "name": DEMO_NAME}
     )
+    if status == 401:  # our token, another server: something took the port after our check
+        raise RuntimeError(f"{base} is not the api this dev started (is the port taken?)")
     if status != 201:
         raise RuntimeError(f"creating the demo integration failed: {status} {created}")
     return dict(created)
 
 
 def run_dev(settings: Settings, data_dir: str) -> int:
+    if port_taken(settings.host, settings.port):
+        print(
+            f"alert-ingest dev: port {settings.port} is already in use (another alert-ingest dev?);"
+            " stop that process or choose another port with --port",
+            file=sys.stderr,
+        )
+        return 1
     root = Path(data_dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -113,12 +179,14 @@ def run_dev(settings: Settings, data_dir: str) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        _wait_ready(base, children)
-        token = asyncio.run(_token(redis_url))
+        # both ready: their start-up log lines are out before the banner, the token stays last
+        _wait_ready([base, f"http://127.0.0.1:{metrics_port}"], children)
+        token, reused = asyncio.run(dev_token(redis_url, root / TOKEN_FILE))
         integration = _demo_integration(base, token)
         example = root / "demo-alert.json"
         example.write_bytes((Path(__file__).parent / "demo_alert.json").read_bytes())
-        _banner(base, redis, redis_url, metrics_port, token, integration, example)
+        token_line = f"kept in {root / TOKEN_FILE}, " + ("reused" if reused else "new")
+        _banner(base, redis, redis_url, metrics_port, (token, token_line), integration, example)
         while not stopping:
             if any(child.poll() is not None for child in children):
                 print("alert-ingest dev: a child process exited; stopping", file=sys.stderr)
@@ -152,10 +220,11 @@ def _banner(
     redis: EmbeddedRedis | None,
     redis_url: str,
     metrics_port: int,
-    token: str,
+    token_and_line: tuple[str, str],
     integration: dict[str, Any],
     example: Path,
 ) -> None:
+    token, token_line = token_and_line
     where = f"embedded, data in {redis.directory}" if redis else "ALERT_INGEST_REDIS_URL"
     lines = [
         "",
@@ -171,8 +240,10 @@ def _banner(
         f"'{integration['link']}'",
         "See its alert group:",
         f"  curl -sS -H 'Authorization: {token}' {base}/api/v1/alert_groups/",
+        "In another shell, before alert-ingest tokens or dlq (they use this Redis then):",
+        f"  export ALERT_INGEST_REDIS_URL={shlex.quote(redis_url)}",
         "",
-        "API token (organization demo, all scopes):",
+        f"API token (organization demo, all scopes; {token_line}):",
         token,
     ]
     print("\n".join(lines), flush=True)
