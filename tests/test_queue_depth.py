@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from ingest.embedded_redis import EmbeddedRedis
 from ingest.queue import AlertJob
 from ingest.settings import Settings
-from ingest.store import dead_letters
+from ingest.store import dead_letters, keys
 from tests.processes import environment, running, wait_ready, worker
 from worker.settings import create_worker
 
@@ -60,7 +60,11 @@ async def test_an_idle_worker_reports_an_empty_queue(
         assert sampled["alert_ingest_dead_letter_size"] == 1, "the worker never sampled"
         # the sample ran as a periodic job, itself in the queue while it ran
         assert sampled["alert_ingest_queue_depth"] == 0
-        assert any(i.startswith("cron:") for i in await queued_ids(redis, settings.queue_name))
+        recorded = [
+            raw.decode()
+            for raw in await redis.zrange(keys.periodic_jobs(settings.queue_name), 0, -1)
+        ]
+        assert any(i.startswith("cron:sample_gauges:") for i in recorded)
 
 
 async def test_queued_alerts_are_counted_and_periodic_jobs_are_not(
