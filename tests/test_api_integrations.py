@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import datetime
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 
 from tests.conftest import TokenFactory
 
@@ -36,7 +39,8 @@ async def test_create_grafana_matches_the_document(client: Client, auth: dict[st
     assert re.fullmatch(
         r"http://testserver/integrations/v1/grafana/[A-Za-z0-9]{25,}/", data["link"]
     )
-    assert data["heartbeat"] == {"link": data["link"] + "heartbeat/", "timeout": 600}
+    assert data["heartbeat"] == {"link": data["link"] + "heartbeat/", "timeout": 600,
+                                 "last_heartbeat_at": None, "status": "waiting"}  # fmt: skip
     assert data["templates"]["grouping_key"] is None
     assert data["templates"]["slack"] == {"title": None, "message": None, "image_url": None}
     assert data["templates"]["msteams"] == {"title": None, "message": None, "image_url": None}
@@ -47,6 +51,21 @@ async def test_create_grafana_matches_the_document(client: Client, auth: dict[st
     assert route["slack"] == {"channel_id": None, "enabled": True}
     assert route["telegram"] == {"id": None, "enabled": False}
     assert data["labels"] == [] and data["dynamic_labels"] == []
+
+
+async def test_heartbeat_status_follows_the_last_heartbeat(
+    client: Client, auth: dict[str, str], redis: Redis
+) -> None:
+    data = await create(client, auth, type="alertmanager", heartbeat_timeout=60)
+    assert (await client.post(data["heartbeat"]["link"].removeprefix("http://testserver"))).ok
+    one = await (await client.get(f"{URL}{data['id']}/", headers=auth)).json()
+    assert one["heartbeat"]["status"] == "alive"
+    beat = datetime.fromisoformat(one["heartbeat"]["last_heartbeat_at"])
+    assert abs(beat.timestamp() - time.time()) < 60
+    await redis.zadd("ai:heartbeats", {data["id"]: time.time() - 61})
+    [listed] = (await (await client.get(URL, headers=auth)).json())["results"]
+    assert listed["heartbeat"]["status"] == "expired"
+    assert listed["heartbeat"]["last_heartbeat_at"] < one["heartbeat"]["last_heartbeat_at"]
 
 
 async def test_default_names_count_every_integration_ever_created(

@@ -266,3 +266,45 @@ async def test_another_organizations_objects_are_not_found(
         f"/console/api/v1/alert_groups/{group['id']}/resolve/", headers={"X-CSRF-Token": csrf}
     )
     assert resp.status == 404
+
+
+async def test_heartbeat_state_on_the_integration_pages(
+    client: Client, auth: dict[str, str], redis: Redis
+) -> None:
+    integration = await make(client, auth, "alertmanager", heartbeat_timeout=60)
+    await sign_in(client, secret_of(auth))
+    page = f"/console/integrations/{integration['id']}"
+    assert "no heartbeat yet" in await (await client.get(page)).text()
+    assert (await client.get(integration["path"] + "heartbeat/")).status == 200
+    for path in (page, "/console/integrations"):
+        text = await (await client.get(path)).text()
+        assert ">alive</span>" in text and "timeout 60 s" in text and "last 20" in text, path
+    await redis.zadd("ai:heartbeats", {integration["id"]: 1_000_000_000})
+    for path in (page, "/console/integrations"):
+        text = await (await client.get(path)).text()
+        assert ">expired</span>" in text and "last 2001-09-09 01:46:40" in text, path
+
+
+async def test_escalation_chains_are_picked_for_every_route(
+    client: Client, auth: dict[str, str]
+) -> None:
+    integration = await webhook(client, auth)
+    resp = await client.post("/api/v1/escalation_chains/", json={"name": "<b>night</b>"},
+                             headers=auth)  # fmt: skip
+    chain = await resp.json()
+    csrf = await sign_in(client, secret_of(auth))
+    page = f"/console/integrations/{integration['id']}"
+    option = f'<option value="{chain["id"]}">&lt;b&gt;night&lt;/b&gt;</option>'
+    assert option in await (await client.get(page)).text()
+    headers = {"X-CSRF-Token": csrf}
+    default = integration["default_route"]["id"]
+    picked = {"escalation_chain_id": chain["id"]}
+    resp = await client.patch(f"/console/api/v1/routes/{default}/", json=picked, headers=headers)
+    assert resp.status == 200
+    added = {"integration_id": integration["id"], "routing_type": "regex",
+             "routing_regex": "db", "labels": [], "escalation_chain_id": None}  # fmt: skip
+    resp = await client.post("/console/api/v1/routes/", json=added, headers=headers)
+    assert resp.status == 201, await resp.text()
+    text = await (await client.get(page)).text()
+    assert text.count(" selected>&lt;b&gt;night&lt;/b&gt;</option>") == 1
+    assert 'id="chain-' in text and 'id="new-route-chain"' in text

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -136,7 +137,10 @@ def browser() -> Iterator[WebDriver]:
 
 
 def wait_for(driver: WebDriver, check: Callable[[WebDriver], Any], timeout: float = WAIT) -> Any:
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(check)
+    ignored = (StaleElementReferenceException,)  # the page reloaded under the check
+    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(
+        check
+    )
 
 
 def cdp(driver: WebDriver, command: str, args: dict[str, Any]) -> None:
@@ -202,6 +206,35 @@ def test_sign_in_and_create_an_integration(browser: WebDriver, stack: Stack) -> 
     stack.state["link"] = browser.find_element(By.ID, "link").text
     assert stack.state["link"].startswith(stack.url + "/integrations/v1/webhook/")
     shot(browser, "integration")
+
+
+def test_routes_take_an_escalation_chain(browser: WebDriver, stack: Stack) -> None:
+    request = urllib.request.Request(
+        stack.url + "/api/v1/escalation_chains/", data=json.dumps({"name": "Night shift"}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": stack.secrets["full"]},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 201
+    browser.get(f"{stack.url}/console/integrations/{stack.state['integration']}")
+    browser.find_element(By.ID, "new-route-expr").send_keys("zzz-matches-nothing")
+    Select(browser.find_element(By.ID, "new-route-chain")).select_by_visible_text("Night shift")
+    browser.find_element(By.CSS_SELECTOR, "#add-route button[type=submit]").click()
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "ol.routes > li")) == 2)
+    pickers = browser.find_elements(By.CSS_SELECTOR, "ol.routes select[name=escalation_chain_id]")
+    chosen = [Select(p).first_selected_option.text for p in pickers]
+    assert chosen == ["Night shift", "(none)"]
+    Select(pickers[1]).select_by_visible_text("Night shift")
+    browser.execute_script("window.beforeSave = 1")
+    pickers[1].find_element(By.XPATH, "ancestor::form//button[@type='submit']").click()
+    wait_for(browser, lambda d: d.execute_script("return window.beforeSave") is None)
+    pickers = browser.find_elements(By.CSS_SELECTOR, "ol.routes select[name=escalation_chain_id]")
+    assert [Select(p).first_selected_option.text for p in pickers] == ["Night shift"] * 2
+    assert "no heartbeat yet" in browser.find_element(By.ID, "heartbeat").text
+    heartbeat = browser.find_element(By.ID, "heartbeat-link").text
+    with urllib.request.urlopen(heartbeat, timeout=10) as resp:
+        assert resp.status == 200
+    browser.refresh()
+    assert "alive" in browser.find_element(By.ID, "heartbeat").text
 
 
 def test_playground_preview_follows_the_grouping_template(browser: WebDriver, stack: Stack) -> None:

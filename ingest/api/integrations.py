@@ -1,4 +1,10 @@
-"""``/api/v1/integrations/``: list, create, retrieve, update, delete, maintenance start/stop."""
+"""``/api/v1/integrations/``: list, create, retrieve, update, delete, maintenance start/stop.
+
+An integration whose type has a heartbeat shows ``heartbeat``: its ``link``, ``timeout`` (seconds),
+``last_heartbeat_at`` (null until the first one) and ``status``: ``waiting`` (none yet),
+``alive`` (the last one came within the timeout) or ``expired`` (it did not; the workers then
+open a "Heartbeat expired" alert group within a few seconds).
+"""
 
 from __future__ import annotations
 
@@ -47,8 +53,24 @@ def route_destinations(route: Route) -> dict[str, Any]:
     return out
 
 
-def serialize(integration: Integration, route: Route | None, settings: Settings) -> dict[str, Any]:
+def heartbeat_status(last: float | None, timeout: int, now: float) -> str:
+    if last is None:
+        return "waiting"
+    return "expired" if now - last > timeout else "alive"
+
+
+def serialize(
+    integration: Integration, route: Route | None, settings: Settings, beat: float | None = None
+) -> dict[str, Any]:
+    """The API object; ``beat`` is the last heartbeat's time (``store.last_heartbeats``)."""
     link = link_of(integration, settings)
+    timeout = integration.heartbeat_timeout
+    heartbeat = {
+        "link": f"{link}heartbeat/",
+        "timeout": timeout,
+        "last_heartbeat_at": iso_seconds(beat),
+        "status": heartbeat_status(beat, timeout, time.time()),
+    }
     default_route: dict[str, Any] = {
         "id": integration.default_route_id,
         "escalation_chain_id": None,
@@ -69,11 +91,7 @@ def serialize(integration: Integration, route: Route | None, settings: Settings)
         "alert_group_labels_template": integration.alert_group_labels_template,
         "templates": integration.templates,
         "default_route": default_route,
-        "heartbeat": (
-            {"link": f"{link}heartbeat/", "timeout": integration.heartbeat_timeout}
-            if link and integration.heartbeat_enabled
-            else None
-        ),
+        "heartbeat": heartbeat if link and integration.heartbeat_enabled else None,
         "maintenance_mode": integration.maintenance_mode,
         "maintenance_started_at": iso_seconds(integration.maintenance_started_at),
         "maintenance_end_at": iso_seconds(integration.maintenance_end_at),
@@ -85,8 +103,10 @@ def serialize(integration: Integration, route: Route | None, settings: Settings)
 async def _respond(
     request: web.Request, integration: Integration, status: int = 200
 ) -> web.Response:
-    route = await store.get_route(context.redis(request), integration.default_route_id)
-    return json_response(serialize(integration, route, context.settings(request)), status)
+    redis = context.redis(request)
+    route = await store.get_route(redis, integration.default_route_id)
+    [beat] = await store.last_heartbeats(redis, [integration.id])
+    return json_response(serialize(integration, route, context.settings(request), beat), status)
 
 
 async def _lookup(request: web.Request) -> Integration:
@@ -122,9 +142,11 @@ async def list_integrations(request: web.Request) -> web.Response:
     everything = await store.list_live(context.redis(request), api_token(request).org_id)
     selected = [i for i in everything if _matches(i, request)]
     page, envelope = paginate(request, selected)
-    routes = await store.get_routes(context.redis(request), [i.default_route_id for i in page])
+    redis, settings = context.redis(request), context.settings(request)
+    routes = await store.get_routes(redis, [i.default_route_id for i in page])
+    beats = await store.last_heartbeats(redis, [i.id for i in page])
     envelope["results"] = [
-        serialize(i, r, context.settings(request)) for i, r in zip(page, routes, strict=True)
+        serialize(i, r, settings, b) for i, r, b in zip(page, routes, beats, strict=True)
     ]
     return json_response(envelope)
 

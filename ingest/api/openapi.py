@@ -29,6 +29,16 @@ STR: Schema = {"type": "string"}
 NSTR: Schema = {"type": ["string", "null"]}
 AUTO_RESOLVE: Schema = {"type": ["integer", "null"], "minimum": 1, "maximum": 90 * 86400}
 BOOL: Schema = {"type": "boolean"}
+HEARTBEAT: Schema = {
+    "type": "object",
+    "properties": {
+        "link": STR,
+        "timeout": {"type": "integer"},
+        "last_heartbeat_at": NSTR,
+        "status": {"enum": ["waiting", "alive", "expired"]},
+    },
+    "required": ["link", "timeout", "last_heartbeat_at", "status"],
+}
 
 
 def obj(props: dict[str, Schema], required: bool = True) -> Schema:
@@ -90,7 +100,7 @@ SCHEMAS: dict[str, Schema] = {
             "alert_group_labels_template": NSTR,
             "templates": ref("Templates"),
             "default_route": ref("DefaultRoute"),
-            "heartbeat": nullable(obj({"link": STR, "timeout": {"type": "integer"}})),
+            "heartbeat": nullable(HEARTBEAT),
             "maintenance_mode": {"enum": ["debug", "maintenance", None]},
             "maintenance_started_at": NSTR,
             "maintenance_end_at": NSTR,

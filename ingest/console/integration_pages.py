@@ -1,4 +1,5 @@
-"""Console pages for integrations: the list, one integration (settings, maintenance, routes).
+"""Console pages for integrations: the list, one integration (settings, maintenance, heartbeat,
+routes with their escalation chains, picked from ``/api/v1/escalation_chains/``).
 
 Every figure on these pages is read through the public API's handlers (``bridge.read``); every
 change is made by the page's script calling the same API under ``/console/api/v1/``.
@@ -12,7 +13,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ingest.api import alert_groups, integrations, routes
+from ingest.api import alert_groups, escalation_chains, integrations, routes
 from ingest.console import bridge
 from ingest.console.pages import page, render, token_of
 from ingest.models import INTEGRATION_TYPES
@@ -66,12 +67,16 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     query = urlencode({"integration_id": integration_id, "perpage": 100})
     listed = await bridge.read(request, routes.list_routes, f"/api/v1/routes/?{query}")
     ordered = sorted(listed["results"], key=lambda r: (r["is_the_last_route"], r["position"]))
+    chains = await bridge.read(
+        request, escalation_chains.list_chains, "/api/v1/escalation_chains/?perpage=100"
+    )
     return render(
         request,
         "integration.html",
         {
             "integration": integration,
             "routes": ordered,
+            "chains": chains["results"],
             "labels_text": labels_text(integration["labels"]),
             "type_title": INTEGRATION_TYPES[integration["type"]].title,
         },

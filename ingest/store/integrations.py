@@ -2,7 +2,8 @@
 
 Every write of an integration bumps its configuration version (workers reload it) and keeps
 ``keys.MAINTENANCE_ENDS`` in step with its maintenance fields, in the same transaction: an
-integration in maintenance is listed with the window's end, any other is not.
+integration in maintenance is listed with the window's end, any other is not. The time of each
+integration's last heartbeat is in ``keys.HEARTBEATS`` (``last_heartbeats``).
 """
 
 from __future__ import annotations
@@ -137,6 +138,14 @@ async def config_version(redis: Redis, integration_id: str) -> int:
     """The integration's configuration version (see ``keys.integration_version``)."""
     raw = await redis.get(keys.integration_version(integration_id))
     return int(raw) if raw is not None else 0
+
+
+async def last_heartbeats(redis: Redis, integration_ids: list[str]) -> list[float | None]:
+    """Epoch seconds of each integration's last heartbeat (None: none yet), in one round trip."""
+    if not integration_ids:
+        return []
+    scores: list[float | None] = await redis.zmscore(keys.HEARTBEATS, integration_ids)
+    return scores
 
 
 async def get_route(redis: Redis, route_id: str) -> Route | None:
