@@ -67,8 +67,12 @@ async def redis_memory(redis: Any) -> int:
     return int((await redis.info("memory"))["used_memory"])
 
 
-async def populate(stack: Stack, integrations: list[dict[str, Any]], total: int) -> dict[str, Any]:
-    """``total`` groups through the grouping script; acks and silences through the actions'."""
+async def populate(
+    stack: Stack, integrations: list[dict[str, Any]], total: int, extra_alerts: int
+) -> dict[str, Any]:
+    """``total`` groups through the grouping script; acks and silences through the actions';
+    then ``extra_alerts`` alerts added to existing groups (memory per alert). Also used by
+    ``bench/console.py``."""
     from ingest.redis_conn import connect
     from ingest.store.group_actions import GroupActions
     from worker.grouping import Commit, Grouper, Placement
@@ -124,7 +128,7 @@ async def populate(stack: Stack, integrations: list[dict[str, Any]], total: int)
             print(f"  populated {chunk} groups ({rate:.0f}/s)", flush=True)
     seconds = time.monotonic() - began
     memory_groups = await redis_memory(redis)
-    extra = min(total, ARGS.extra_alerts)
+    extra = min(total, extra_alerts)
     for chunk in range(0, extra, CONCURRENT_COMMITS):
         span = range(chunk, min(chunk + CONCURRENT_COMMITS, extra))
         await asyncio.gather(*(commit(i, f"BX{i:08d}", "", now) for i in span))
@@ -135,7 +139,7 @@ async def populate(stack: Stack, integrations: list[dict[str, Any]], total: int)
         "commits_per_s": total / seconds,
         "actions": acted,
         "per_group": (memory_groups - memory_before) / total,
-        "per_alert": (memory_alerts - memory_groups) / extra,
+        "per_alert": (memory_alerts - memory_groups) / extra if extra else 0.0,
         "used_mb": memory_alerts / 2**20,
     }
 
@@ -261,19 +265,26 @@ async def link_latency(stack: Stack, seconds: float, polling: list[dict[str, str
     return latencies
 
 
-def bench(children: Children, workdir: Path) -> int:
-    args = ARGS
-    print(
-        machine("no") + f"; {args.groups} groups over {args.integrations} integrations", flush=True
-    )
+def start_with_integrations(
+    children: Children, workdir: Path, groups: int, count: int
+) -> tuple[Stack, list[dict[str, Any]]]:
+    """Print the machine line; start the stack (AOF off) with ``count`` webhook integrations
+    created through the API. Also used by ``bench/console.py``."""
+    print(machine("no") + f"; {groups} groups over {count} integrations", flush=True)
     stack = start_stack(children, workdir, "no")
     integrations = [
         http_json("POST", f"{stack.base}/api/v1/integrations/",
                   {"type": "webhook", "name": f"bench-{n}"}, stack.secret)
-        for n in range(args.integrations)
+        for n in range(count)
     ]  # fmt: skip
+    return stack, integrations
+
+
+def bench(children: Children, workdir: Path) -> int:
+    args = ARGS
+    stack, integrations = start_with_integrations(children, workdir, args.groups, args.integrations)
     stack.secret = asyncio.run(_reader_token(stack))
-    filled = asyncio.run(populate(stack, integrations, args.groups))
+    filled = asyncio.run(populate(stack, integrations, args.groups, args.extra_alerts))
     print(
         f"populated {args.groups} groups in {filled['seconds']:.0f} s "
         f"({filled['commits_per_s']:.0f} group commits/s through the grouping script, "

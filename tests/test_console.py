@@ -6,6 +6,7 @@ The browser walk-through is ``tests/test_console_browser.py``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -177,8 +178,10 @@ async def test_pages_show_the_api_answers_and_stay_small(
     for name in ("console.css", "console.js", "playground.js"):
         assets += len(await (await client.get(f"/console/static/{name}")).read())
     for path in (f"/console/integrations/{integration['id']}/playground", "/console/groups"):
-        body = await (await client.get(path)).read()
+        resp = await client.get(path)
+        body = await resp.read()
         assert len(body) + assets < PAGE_LIMIT, path
+        assert re.fullmatch(r"page;dur=\d+\.\d", resp.headers["Server-Timing"]), path
     assert total + assets < PAGE_LIMIT
 
 

@@ -2,8 +2,12 @@
 
 ``page`` wraps a page handler: no session sends the browser to the sign-in page; an API error
 from the handlers the page reads (403 scope, 404, 429) becomes an HTML page with the API's
-message. Sign-in takes an API token in a POSTed form field (never in a URL), checks it like the
-public API does, and opens a server-side session; the token itself is never stored or shown.
+message. Every page says how long the server took to make it, from the session check to the
+rendered HTML, in ``Server-Timing: page;dur=<ms>`` (browsers' developer tools show it;
+``bench/console.py`` reads it).
+
+Sign-in takes an API token in a POSTed form field (never in a URL), checks it like the public
+API does, and opens a server-side session; the token itself is never stored or shown.
 """
 
 from __future__ import annotations
@@ -59,17 +63,21 @@ def render(
 def page(handler: PageHandler) -> PageHandler:
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
+        began = time.perf_counter()
         found = await guard.signed_in(request)
         if found is None:
             return redirect(SIGN_IN)
         try:
             await guard.enter(request, *found)
-            return await handler(request)
+            response = await handler(request)
         except ApiError as exc:
             body = exc.body if isinstance(exc.body, dict) else {}
             message = str(body.get("detail") or "The request was refused.")
-            return render(request, "error.html", {"status": exc.status, "message": message},
-                          status=exc.status)  # fmt: skip
+            response = render(request, "error.html", {"status": exc.status, "message": message},
+                              status=exc.status)  # fmt: skip
+        took = (time.perf_counter() - began) * 1000
+        response.headers["Server-Timing"] = f"page;dur={took:.1f}"
+        return response
 
     return wrapper
 
