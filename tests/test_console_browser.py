@@ -345,6 +345,12 @@ def test_webhook_is_created_and_its_deliveries_are_logged(browser: WebDriver, st
     browser.find_element(By.ID, "toggle-webhook").click()
     wait_for(browser, lambda d: d.find_element(By.ID, "toggle-webhook").text == "Enable")
     assert "disabled" in browser.find_element(By.TAG_NAME, "h1").text
+    delete = browser.find_element(By.ID, "delete-webhook")
+    delete.click()
+    assert delete.text.startswith("Click again") and "/console/webhooks/WH" in browser.current_url
+    delete.click()
+    wait_for(browser, lambda d: d.current_url.endswith("/console/webhooks"))
+    assert "No webhooks yet." in browser.find_element(By.TAG_NAME, "main").text
 
 
 def test_csrf_without_the_token_is_refused(browser: WebDriver, stack: Stack) -> None:
