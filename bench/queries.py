@@ -1,6 +1,7 @@
 """Alert-group lists at scale: filtered, counted, deep pages; and the link endpoint meanwhile.
 
     bench/queries [--groups 1000000] [--integrations 20] [--samples 60] [--link-seconds 15]
+                  [--console]
 
 1. Starts a private Redis (AOF off) and the real ``alert-ingest api`` (``--serve all``: links and
    public API in one process, the case where a slow list would stall intake), creates a token
@@ -16,6 +17,8 @@
 4. Link POST latency (``LINK_RATE`` posts/s) idle, then while 10 filtered list
    requests per second run (rotating filters, page 1 and deep pages): p50 / p99 of both and the
    ratio. Then the api's RSS.
+5. With ``--console``: ``bench/console.py``'s measurement of the console's groups pages on the
+   same store (server time, round trip, page bytes), which saves populating twice.
 
 Keep it off the test suite: at 1,000,000 groups population takes many minutes.
 """
@@ -60,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=60, help="requests per query and page")
     parser.add_argument("--extra-alerts", type=int, default=100_000, help="for memory/alert")
     parser.add_argument("--link-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--console", action="store_true", help="also bench/console's pages on the same store"
+    )
     return parser.parse_args(argv)
 
 
@@ -305,6 +311,10 @@ def bench(children: Children, workdir: Path) -> int:
         f"({busy99 / idle99:.2f}x idle)"
     )
     print(f"api RSS after the run: {rss_mb(stack.api.pid):.0f} MB")
+    if args.console:  # the console's groups pages on the same store (saves a second population)
+        from console import measure
+
+        asyncio.run(measure(stack, integrations, args.samples))
     return 0
 
 
