@@ -20,6 +20,7 @@ because other processes share this machine.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -145,4 +146,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # no options: --help says what runs; anything else is refused instead of silently ignored
+    argparse.ArgumentParser(
+        prog="bench/templates.py", description=(__doc__ or "").split("\n")[0]
+    ).parse_args()
     main()
