@@ -27,6 +27,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,18 @@ def port_taken(host: str, port: int) -> bool:
 
 
 def _wait_ready(
-    urls: list[str], children: list[subprocess.Popen[bytes]], timeout: float = 60
-) -> None:
-    """Wait until every ``<url>/health/ready`` answers 200 (the api, the worker)."""
+    urls: list[str],
+    children: list[subprocess.Popen[bytes]],
+    stopping: Callable[[], bool],
+    timeout: float = 60,
+) -> bool:
+    """Wait until every ``<url>/health/ready`` answers 200 (the api, the worker); False when a
+    signal asked to stop first (Ctrl-C while Redis is unreachable stops now, not at the timeout)."""
     deadline = time.monotonic() + timeout
     waiting = list(urls)
     while waiting and time.monotonic() < deadline:
+        if stopping():
+            return False
         if any(child.poll() is not None for child in children):
             raise RuntimeError("a child process exited during start-up; see its log above")
         try:
@@ -91,6 +98,7 @@ def _wait_ready(
         time.sleep(0.1)
     if waiting:
         raise RuntimeError(f"{waiting[0]} did not become ready in {timeout:.0f}s")
+    return True
 
 
 async def dev_token(redis_url: str, saved: Path) -> tuple[str, bool]:
@@ -180,7 +188,8 @@ def run_dev(settings: Settings, data_dir: str) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         # both ready: their start-up log lines are out before the banner, the token stays last
-        _wait_ready([base, f"http://127.0.0.1:{metrics_port}"], children)
+        if not _wait_ready([base, f"http://127.0.0.1:{metrics_port}"], children, lambda: stopping):
+            return 0
         token, reused = asyncio.run(dev_token(redis_url, root / TOKEN_FILE))
         integration = _demo_integration(base, token)
         example = root / "demo-alert.json"

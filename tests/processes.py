@@ -46,6 +46,25 @@ class Service:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
 
+    def stop_within(self, sig: int, seconds: float) -> int | None:
+        """Send ``sig``; the exit code, or None when the process outlived ``seconds`` (killed)."""
+        assert self.process is not None
+        os.killpg(self.process.pid, sig)
+        try:
+            return self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def wait_for_log(self, text: str, within: float = 30) -> None:
+        """Poll the log until ``text`` appears in it."""
+        deadline = time.monotonic() + within
+        while text.encode() not in self.log.read_bytes():
+            assert self.process is not None and self.process.poll() is None, self.log.read_text()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{text!r} not logged in {within}s: {self.log.read_text()}")
+            time.sleep(0.05)
+
     def kill(self) -> None:
         self.signal(signal.SIGKILL)
 

@@ -60,6 +60,23 @@ async def org_groups(redis: Redis) -> list[dict[str, str]]:
     return await group_store.groups(redis, await group_store.group_ids(redis, "org1"))
 
 
+async def post_alerts(link: str, count: int, keys: int) -> None:
+    """Post ``count`` alerts spread over ``keys`` grouping keys; each must be accepted."""
+    async with aiohttp.ClientSession() as session:
+        for n in range(count):
+            async with session.post(link, json={"alert_uid": f"k{n % keys}", "n": n}) as resp:
+                assert resp.status == 200
+
+
+async def wait_busy(redis: Redis, alerts: int) -> None:
+    """Until workers have stored ``alerts`` alerts (they are then busy with the rest)."""
+    for _ in range(6000):
+        if sum(int(g["alerts_count"]) for g in await org_groups(redis)) >= alerts:
+            return
+        await asyncio.sleep(0.005)
+    raise TimeoutError(f"fewer than {alerts} alerts processed")
+
+
 async def wait_processed(redis: Redis, expected: int, within: float = 90) -> list[dict[str, str]]:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:

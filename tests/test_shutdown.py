@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from ingest.embedded_redis import EmbeddedRedis
 from tests.processes import api, environment, running, wait_ready, worker
-from tests.test_faults import org_groups, setup_integration, wait_processed
+from tests.test_faults import post_alerts, setup_integration, wait_busy, wait_processed
 
 pytestmark = pytest.mark.slow
 
@@ -29,15 +29,9 @@ async def test_worker_sigterm_finishes_jobs_in_flight(
     with running(server, first):
         await wait_ready(server.url)
         link = server.url + await setup_integration(server.url, redis)
-        async with aiohttp.ClientSession() as session:
-            for n in range(600):
-                async with session.post(link, json={"alert_uid": f"k{n % 40}", "n": n}) as r:
-                    assert r.status == 200
+        await post_alerts(link, 600, keys=40)
         await wait_ready(first.url, "/health/live")
-        for _ in range(2000):  # until the worker is busy
-            if sum(int(g["alerts_count"]) for g in await org_groups(redis)) >= 50:
-                break
-            await asyncio.sleep(0.005)
+        await wait_busy(redis, 50)
         started = time.monotonic()
         first.signal(signal.SIGTERM)
         assert first.process is not None and first.process.returncode == 0

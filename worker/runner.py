@@ -153,6 +153,8 @@ class AlertWorker(Worker):
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         async with self._pick_lock:
+            if not self.allow_pick_jobs:  # stopping: a refill under way claims nothing more
+                return
             generation = primary_generation(self.pool)
             if generation != self._seen_generation:
                 await self._release_own_claims()

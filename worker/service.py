@@ -1,7 +1,8 @@
 """The worker process: an arq worker plus a small HTTP server for ``/metrics`` and health.
 
-SIGTERM/SIGINT: arq stops taking jobs, waits up to ``completion_wait`` seconds for the jobs in
-flight, then exits; the metrics server closes last.
+SIGTERM/SIGINT (``worker.shutdown``, heard in every state): the worker stops taking jobs, waits
+up to ``completion_wait`` seconds for the jobs in flight, releases the rest, then exits with 0;
+the metrics server closes last.
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ from typing import Any
 
 from aiohttp import web
 from arq.connections import ArqRedis
+from arq.worker import Worker
 from redis.exceptions import RedisError
 
 from ingest.metrics import metrics_handler
 from ingest.redis_conn import connect
 from ingest.settings import Settings
 from worker.settings import create_worker
+from worker.shutdown import Shutdown
 from worker.webhooks import WebhookService
 
 log = logging.getLogger("worker.service")
+CLOSE_WITHIN_S = 2.0  # arq's close clears its health key; the key expires by itself anyway
+RELEASE_WITHIN_S = 1.0  # jobs cancelled at shutdown release their claims, else the claims expire
 
 
 async def _live(request: web.Request) -> web.Response:
@@ -63,8 +68,13 @@ async def run_worker(
     """Run until SIGTERM/SIGINT; a lost Redis connection restarts the arq worker, not the process.
 
     While Redis is unreachable the worker retries every 0.5 s to 10 s (doubling) and logs once per
-    outage; jobs it held are re-run by arq once their in-progress marks expire.
+    outage; jobs it held are re-run by arq once their in-progress marks expire. A signal is heard
+    in every state (``worker.shutdown``): connecting, retrying and idle stop at once; jobs in
+    flight get up to ``completion_wait`` seconds to finish (a second signal ends that wait), and
+    the ones still running are released for another worker.
     """
+    shutdown = Shutdown()
+    shutdown.install()
     # a failover in progress holds commands up to 10 s rather than failing the jobs in flight
     pool = connect(settings.redis_url, ArqRedis, failover_wait=10.0)
     runner = await start_metrics_server(settings.host, metrics_port, pool) if metrics_port else None
@@ -82,31 +92,69 @@ async def run_worker(
     webhooks = WebhookService(pool, settings)
     await webhooks.start()
     try:
-        while True:
+        while not shutdown.stopping:
             worker = create_worker(
-                settings, pool, concurrency, completion_wait=completion_wait, owner=owner
+                settings,
+                pool,
+                concurrency,
+                handle_signals=False,
+                completion_wait=completion_wait,
+                owner=owner,
             )
             try:
-                with contextlib.suppress(asyncio.CancelledError):  # arq cancels it on SIGTERM
-                    await worker.async_run()
+                await _run_until_stopped(worker, shutdown, completion_wait)
                 return
             except (RedisError, OSError) as exc:
                 if not outage:
                     log.error("redis unreachable; retrying", extra={"error": repr(exc)})
                 outage = True
             finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await worker.close()
-            await asyncio.sleep(delay)
+                if not shutdown.urgent.is_set():
+                    await _close(worker)
+            if await shutdown.sleep(delay):
+                return
             delay = min(delay * 2, 10.0)
             with contextlib.suppress(RedisError, OSError):
-                await pool.ping()
-                log.warning("redis reachable again; worker restarting")
-                outage, delay = False, 0.5
+                if (await shutdown.unless_stopped(pool.ping()))[0]:
+                    log.warning("redis reachable again; worker restarting")
+                    outage, delay = False, 0.5
     finally:
+        shutdown.uninstall()
         await webhooks.stop()
         if runner is not None:
             await runner.cleanup()
         with contextlib.suppress(RedisError, OSError):
             await pool.aclose()
-        log.info("worker stopped")
+        log.info("worker stopped", extra={"signal": shutdown.reason})
+
+
+async def _run_until_stopped(worker: Worker, shutdown: Shutdown, completion_wait: int) -> None:
+    """Run one arq worker until it fails (raises) or a stop request has drained it."""
+    run = asyncio.ensure_future(worker.async_run())
+    if not await shutdown.first(run, shutdown.requested):
+        worker.allow_pick_jobs = False
+        drained = asyncio.ensure_future(_jobs_done(worker))
+        await shutdown.within(drained, completion_wait)
+        drained.cancel()
+        in_flight = [task for task in worker.tasks.values() if not task.done()]
+        if in_flight:
+            log.warning("jobs still running at shutdown released", extra={"jobs": len(in_flight)})
+        for task in in_flight:
+            task.cancel()  # a cancelled alert job releases its claim (worker.runner)
+        if in_flight and not shutdown.urgent.is_set():  # a release waits on Redis: bounded
+            await asyncio.wait(in_flight, timeout=RELEASE_WITHIN_S)
+        run.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await run
+
+
+async def _jobs_done(worker: Worker) -> None:
+    while pending := [task for task in worker.tasks.values() if not task.done()]:
+        await asyncio.wait(pending)  # again: a claim under way may have added jobs
+
+
+async def _close(worker: Worker) -> None:
+    """arq's close (it clears its health key): bounded, Redis may be the reason we stop."""
+    with contextlib.suppress(RedisError, OSError, TimeoutError, asyncio.CancelledError):
+        async with asyncio.timeout(CLOSE_WITHIN_S):
+            await worker.close()
