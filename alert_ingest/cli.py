@@ -1,7 +1,8 @@
 """``alert-ingest`` command line: api, worker, dev, dlq, tokens, import, migrate.
 
 Settings come from ``ALERT_INGEST_*`` variables (see ``ingest.settings``); flags override them.
-A bad value stops the command with one line naming the variable and exit code 2.
+A bad value stops the command with one line naming the variable and exit code 2; an unreachable
+Redis with one line naming it and exit code 1 (``alert_ingest.failures``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from alert_ingest.dev import run_dev
+from alert_ingest.failures import EXIT_CONFIGURATION, reported, say
 from ingest.importer import command as import_command
 from ingest.logs import setup_logging
 from ingest.models import SCOPES
@@ -227,12 +229,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve=getattr(args, "serve", None),
         )
     except SettingsError as exc:
-        print(f"alert-ingest: configuration error: {exc}", file=sys.stderr)
-        return 2
-    result = COMMANDS[args.command](settings, args)
-    if asyncio.iscoroutine(result):
-        result = asyncio.run(result)
-    return int(result)
+        say(f"configuration error: {exc}")
+        return EXIT_CONFIGURATION
+
+    def run() -> int:
+        result = COMMANDS[args.command](settings, args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result)
+
+    return reported(settings, run)
 
 
 if __name__ == "__main__":

@@ -162,6 +162,50 @@ def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     return raw.strip()
 
 
+def redacted(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for messages and logs)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    auth, hosts = parts.netloc.rsplit("@", 1)
+    user, colon, _ = auth.partition(":")
+    return parts._replace(netloc=f"{user if colon else ''}:***@{hosts}").geturl()
+
+
+def _redis_url(name: str, raw: str) -> str:
+    """A Redis URL redis-py and ``ingest.redis_conn`` can use: ports, service name, db checked."""
+    url = _url(name, redacted(raw), ("redis", "rediss", "unix", "redis+sentinel"))
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise SettingsError(f"{PREFIX}{name}: {url!r} has no socket path")
+        return raw.strip()
+    hosts = parts.netloc.rsplit("@", 1)[-1].split(",")
+    if parts.scheme != "redis+sentinel" and len(hosts) > 1:
+        raise SettingsError(f"{PREFIX}{name}: {url!r} names several hosts (only Sentinel may)")
+    for host in hosts:
+        address, _, port = host.rpartition(":")
+        if not address or host.endswith("]"):  # no port (``host``, ``[::1]``)
+            address, port = host, ""
+        if not (address or port):
+            raise SettingsError(f"{PREFIX}{name}: {url!r} has an empty host")
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise SettingsError(f"{PREFIX}{name}: port {port!r} of {url!r} is not a port number")
+    path = [p for p in parts.path.split("/") if p]
+    if parts.scheme == "redis+sentinel":
+        if not path:
+            raise SettingsError(
+                f"{PREFIX}{name}: {url!r} needs the Sentinel service name as its path "
+                "(redis+sentinel://host:26379/<service>[/<db>])"
+            )
+        path = path[1:]
+    if len(path) > 1 or (path and not path[0].isdigit()):
+        raise SettingsError(
+            f"{PREFIX}{name}: database {'/'.join(path)!r} of {url!r} is not a number"
+        )
+    return raw.strip()
+
+
 _INT_FIELDS: dict[str, tuple[int, int]] = {
     "port": (1, 65535),
     "max_body_bytes": (1024, 1 << 30),
@@ -204,7 +248,7 @@ def _convert(field: str, name: str, raw: str) -> Any:
         except ValueError as exc:
             raise SettingsError(f"{PREFIX}{name}: {exc}") from None
     if field == "redis_url":
-        return _url(name, raw, ("redis", "rediss", "unix", "redis+sentinel"))
+        return _redis_url(name, raw)
     if field in ("base_url", "links_base_url"):
         return _url(name, raw, ("http", "https")).rstrip("/")
     if field == "log_level":

@@ -110,6 +110,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     redis: Redis = connect(settings.redis_url)
     timeout = aiohttp.ClientTimeout(total=60)
     try:
+        await redis.ping()  # before reading OnCall: an unreachable Redis fails in one line at once
         async with aiohttp.ClientSession(timeout=timeout) as session:
             try:
                 client = OnCallClient(session, args.url, token)
