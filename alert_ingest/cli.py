@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from redis.asyncio import Redis
 
 from alert_ingest.dev import run_dev
 from alert_ingest.failures import EXIT_CONFIGURATION, reported, say
+from ingest.access_log import JsonAccessLogger, access_log
 from ingest.importer import command as import_command
 from ingest.logs import setup_logging
 from ingest.models import SCOPES
@@ -34,11 +36,19 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        print=None,
-        access_log=None,
+        print=lambda _: _listening(settings),  # called once the sockets listen
+        access_log=access_log(settings.access_log),
+        access_log_class=JsonAccessLogger,
         shutdown_timeout=15.0,
     )
     return 0
+
+
+def _listening(settings: Settings) -> None:
+    print(f"listening on http://{settings.host}:{settings.port} (serving {settings.serve})")
+    if settings.metrics_port:
+        print(f"metrics on http://{settings.host}:{settings.metrics_port}/metrics")
+    sys.stdout.flush()
 
 
 async def _tokens(settings: Settings, args: argparse.Namespace) -> int:
@@ -75,7 +85,10 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from worker.service import run_worker  # the api process never imports the worker
 
     setup_logging(settings.log_level)
-    asyncio.run(run_worker(settings, args.concurrency, args.metrics_port, args.completion_wait))
+    metrics_port = args.metrics_port
+    if metrics_port is None:
+        metrics_port = settings.metrics_port or 9100
+    asyncio.run(run_worker(settings, args.concurrency, metrics_port, args.completion_wait))
     return 0
 
 
@@ -83,7 +96,10 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
     redis: Redis = connect(settings.redis_url)
     try:
         if args.dlq_command == "list":
-            for entry in await dead_letters.entries(redis):
+            listed = await dead_letters.entries(redis)
+            if not listed:
+                print("no dead-lettered alerts")
+            for entry in listed:
                 print(
                     f"{entry['alert_id']}\t{entry['integration_id']}\ttries={entry['tries']}"
                     f"\t{entry['error']}"
@@ -113,6 +129,13 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if done else 1
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("alert-ingest")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree never installed
+        return "unknown (not installed)"
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -132,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="alert-ingest",
         description="Alert ingest service compatible with the Grafana OnCall Integrations API.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     api = sub.add_parser("api", help="run the HTTP process (link endpoints and public API)")
     api.add_argument("--host", help="listen address (ALERT_INGEST_HOST, default 0.0.0.0)")
@@ -160,8 +184,8 @@ def _parser() -> argparse.ArgumentParser:
     wrk.add_argument(
         "--metrics-port",
         type=_port,
-        default=9100,
-        help="port of /metrics and /health/live (default 9100; 0 disables)",
+        default=None,
+        help="port of /metrics and /health/live (ALERT_INGEST_METRICS_PORT, else 9100; 0 disables)",
     )
     wrk.add_argument(
         "--completion-wait",

@@ -85,6 +85,30 @@ async def metrics_handler(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
+async def live(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def metrics_app() -> web.Application:
+    """``/metrics`` and ``/health/live`` alone, for a listener of their own."""
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/health/live", live)
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Start ``app`` on ``host:port`` in this process (the same metrics registry)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
 # The PagerDuty and Opsgenie dialects' paths, counted as links of those types.
 DIALECT_PATHS = (
     ("/v2/enqueue", "pagerduty"),

@@ -36,6 +36,13 @@ Every variable is optional and prefixed ``ALERT_INGEST_``:
                               empty: only public addresses.
 ``IMPORT_TOKEN``              OnCall API token for ``alert-ingest import oncall`` when ``--token``
                               is not given (keeps it off the command line). No default.
+``ACCESS_LOG``                ``1`` (or ``true``/``yes``/``on``): the api logs one JSON line per
+                              request: method, route pattern (never the path: links carry
+                              tokens), status, duration_ms. Default ``0``.
+``METRICS_PORT``              When set (1-65535), the api serves ``/metrics`` on this port of
+                              ``HOST`` instead of its main port (where it then answers 404), so
+                              metrics need not be exposed with the public API; the worker's
+                              ``--metrics-port`` defaults to it. Default 0: on the main port.
 ``SERVE``                     What ``alert-ingest api`` serves: ``links`` (integration links and
                               the PagerDuty/Opsgenie endpoints), ``api`` (the public API) or
                               ``all``. Default ``all``.
@@ -125,6 +132,8 @@ class Settings:
     # OnCall API token for ``alert-ingest import oncall`` (so it need not be on the command line)
     import_token: str | None = dataclasses.field(default=None, repr=False)
     serve: str = "all"
+    access_log: bool = False
+    metrics_port: int = 0
     redis_url_from_env: bool = False
 
     @property
@@ -217,8 +226,11 @@ _INT_FIELDS: dict[str, tuple[int, int]] = {
     "max_alerts_per_group": (1, 1_000_000),
     "redis_min_replicas": (0, 16),
     "redis_replica_timeout_ms": (1, 60_000),
+    "metrics_port": (0, 65535),
 }
 _RATE_FIELDS = ("rate_limit_integration", "rate_limit_organization", "rate_limit_api")
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True,
+          "0": False, "false": False, "no": False, "off": False, "": False}  # fmt: skip
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -236,7 +248,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     for key, value in overrides.items():
         if value is not None:
             values[key] = value
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.metrics_port and settings.metrics_port == settings.port:
+        raise SettingsError(
+            f"{PREFIX}METRICS_PORT: {settings.metrics_port} is the api port too; give it its own"
+        )
+    return settings
 
 
 def _convert(field: str, name: str, raw: str) -> Any:
@@ -261,6 +278,13 @@ def _convert(field: str, name: str, raw: str) -> Any:
             return parse_networks(raw)
         except ValueError as exc:
             raise SettingsError(f"{PREFIX}{name}: {exc}") from None
+    if field == "access_log":
+        flag = raw.strip().lower()
+        if flag not in _FLAGS:
+            raise SettingsError(
+                f"{PREFIX}{name}: {raw!r} is not one of {', '.join(filter(None, _FLAGS))}"
+            )
+        return _FLAGS[flag]
     if field == "import_token":
         return raw.strip() or None
     if field == "serve":

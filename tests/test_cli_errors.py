@@ -69,6 +69,9 @@ def test_unreachable_redis_is_one_line_and_exit_1(args: list[str]) -> None:
         ("WEBHOOK_ALLOWED_NETWORKS", "10.0.0.0/33", "10.0.0.0/33"),
         ("SERVE", "everything", "is not one of"),
         ("REDIS_MIN_REPLICAS", "-1", "out of range"),
+        ("METRICS_PORT", "99999", "out of range"),
+        ("METRICS_PORT", "8080", "is the api port too"),
+        ("ACCESS_LOG", "maybe", "is not one of 1, true"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(name: str, value: str, reason: str) -> None:

@@ -18,7 +18,7 @@ from arq.connections import ArqRedis
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
-from ingest.metrics import metrics_handler
+from ingest.metrics import metrics_app, serve
 from ingest.redis_conn import connect
 from ingest.settings import Settings
 from worker.settings import create_worker
@@ -28,10 +28,6 @@ from worker.webhooks import WebhookService
 log = logging.getLogger("worker.service")
 CLOSE_WITHIN_S = 2.0  # arq's close clears its health key; the key expires by itself anyway
 RELEASE_WITHIN_S = 1.0  # jobs cancelled at shutdown release their claims, else the claims expire
-
-
-async def _live(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
 
 
 def _ready(pool: ArqRedis) -> Any:
@@ -51,15 +47,10 @@ def _ready(pool: ArqRedis) -> Any:
 
 
 async def start_metrics_server(host: str, port: int, pool: ArqRedis | None = None) -> web.AppRunner:
-    app = web.Application()
-    app.router.add_get("/metrics", metrics_handler)
-    app.router.add_get("/health/live", _live)
+    app = metrics_app()
     if pool is not None:
         app.router.add_get("/health/ready", _ready(pool))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
+    return await serve(app, host, port)
 
 
 async def run_worker(

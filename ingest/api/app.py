@@ -6,7 +6,8 @@ shutdown. Every path answers with and without a trailing slash (no redirect).
 ``settings.serve`` picks what one process serves, so links and the public API can run in
 separate processes from the same code: ``links`` (integration links, the PagerDuty and Opsgenie
 endpoints), ``api`` (the public API, the OpenAPI document; it also builds the group indexes of an
-older store, see ``ingest.api.indexes``) or ``all``. Health and metrics are always served.
+older store, see ``ingest.api.indexes``) or ``all``. Health and metrics are always served; with
+``settings.metrics_port`` set, ``/metrics`` moves to a listener of its own on that port.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from ingest.api.rejections import (
     report_at_shutdown,
 )
 from ingest.link_cache import LinkCache
-from ingest.metrics import QUEUE_DEPTH, metrics_handler, metrics_middleware
+from ingest.metrics import QUEUE_DEPTH, metrics_app, metrics_handler, metrics_middleware, serve
 from ingest.queue import Enqueuer, alert_queue_depth
 from ingest.ratelimit import RateLimiter
 from ingest.redis_conn import connect
@@ -65,6 +66,14 @@ async def sample_queue_depth(redis: Redis, queue_name: str, every: float = 5.0) 
         with contextlib.suppress(Exception):
             QUEUE_DEPTH.set(await alert_queue_depth(redis, queue_name))
         await asyncio.sleep(every)
+
+
+async def metrics_listener(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx``: ``/metrics`` on ``METRICS_PORT`` (same process, same registry)."""
+    settings = app[context.SETTINGS]
+    runner = await serve(metrics_app(), settings.host, settings.metrics_port)
+    yield
+    await runner.cleanup()
 
 
 def create_app(settings: Settings, redis: Redis | None = None) -> web.Application:
@@ -103,7 +112,10 @@ def create_app(settings: Settings, redis: Redis | None = None) -> web.Applicatio
     app.cleanup_ctx.append(redis_ctx)
     add_route(app, "GET", "/health/live", health.live)
     add_route(app, "GET", "/health/ready", health.ready)
-    add_route(app, "GET", "/metrics", metrics_handler)
+    if settings.metrics_port:  # its own listener; the public port answers 404 for /metrics
+        app.cleanup_ctx.append(metrics_listener)
+    else:
+        add_route(app, "GET", "/metrics", metrics_handler)
     if settings.serve in ("all", "api"):
         app.cleanup_ctx.append(indexes.index_builder)
         add_route(app, "GET", "/api/v1/openapi.json", openapi.serve)
