@@ -172,6 +172,7 @@ def run_dev(settings: Settings, data_dir: str) -> int:
         env[PREFIX + "BASE_URL"] = base
     env[PREFIX + "REDIS_URL"] = redis_url
     env[PREFIX + "PORT"] = str(settings.port)
+    env.pop(PREFIX + "METRICS_PORT", None)  # the banner shows /metrics on the api port
     metrics_port = free_port()
     command = [sys.executable, "-m", "alert_ingest.cli"]
     children = [

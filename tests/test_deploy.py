@@ -408,7 +408,10 @@ def test_compose_api_port_mapping_healthcheck_and_scrape_target_agree() -> None:
         port = int(flags.get("--port", compose_env(api).get(PREFIX + "PORT", API_PORT)))
         assert [str(p).split(":")[-1] for p in api["ports"]] == [str(port)]
         assert url_ports_and_paths(api["healthcheck"]["test"]) == [(port, "/health/live")]
-        assert scrape_targets(f"alert-ingest-{part}") == {f"{part}:{port}"}
+        # /metrics is scraped on its own port, which is not published
+        metrics = load_settings(compose_env(api), port=port).metrics_port
+        assert metrics and metrics != port and [str(metrics)] == api["expose"]
+        assert scrape_targets(f"alert-ingest-{part}") == {f"{part}:{metrics}"}
 
 
 def test_compose_workers_metrics_port_healthcheck_and_scrape_targets_agree() -> None:
@@ -471,8 +474,17 @@ def test_k8s_api_ports_service_and_probes_agree() -> None:
         assert container_port(container, "http") == port
         assert probe(container, "livenessProbe") == (port, "/health/live")
         assert probe(container, "readinessProbe") == (port, "/health/ready")
-        [svc_port] = k8s("Service", f"alert-ingest-{part}")["spec"]["ports"]
-        assert container_port(container, svc_port["targetPort"]) == port
+        ports = {p["name"]: p for p in k8s("Service", f"alert-ingest-{part}")["spec"]["ports"]}
+        assert container_port(container, ports["http"]["targetPort"]) == port
+        # /metrics on its own port: the ConfigMap's METRICS_PORT, declared, served and scraped
+        metrics = int(k8s("ConfigMap", "alert-ingest")["data"][PREFIX + "METRICS_PORT"])
+        assert metrics != port and container_port(container, "metrics") == metrics
+        assert container_port(container, ports["metrics"]["targetPort"]) == metrics
+        annotations = k8s("Deployment", f"alert-ingest-{part}")["spec"]["template"]["metadata"]
+        assert annotations["annotations"]["prometheus.io/port"] == str(metrics)
+    [monitor] = [d for d in k8s_docs() if d["kind"] == "ServiceMonitor"
+                 and d["metadata"]["name"] == "alert-ingest-api"]  # fmt: skip
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
 
 
 def test_k8s_worker_metrics_port_service_and_probe_agree() -> None:
