@@ -214,6 +214,12 @@ class AlertWorker(Worker):
             )
         )
 
+    async def stop_picking(self) -> None:
+        """Claim no more jobs; returns once a claim under way has ended (its jobs are tasks)."""
+        self.allow_pick_jobs = False
+        async with self._pick_lock:
+            pass
+
     async def _release_own_claims(self) -> None:
         """At start and after a change of primary: free the in-progress marks this worker holds
         for jobs it is not running, so they are claimed again at once.

@@ -15,14 +15,14 @@ from typing import Any
 
 from aiohttp import web
 from arq.connections import ArqRedis
-from arq.worker import Worker
 from redis.exceptions import RedisError
 
 from ingest.metrics import metrics_app, serve
 from ingest.redis_conn import connect
 from ingest.settings import Settings
+from worker.runner import AlertWorker
 from worker.settings import create_worker
-from worker.shutdown import Shutdown
+from worker.shutdown import Shutdown, cancel_and_wait
 from worker.webhooks import WebhookService
 
 log = logging.getLogger("worker.service")
@@ -119,11 +119,11 @@ async def run_worker(
         log.info("worker stopped", extra={"signal": shutdown.reason})
 
 
-async def _run_until_stopped(worker: Worker, shutdown: Shutdown, completion_wait: int) -> None:
+async def _run_until_stopped(worker: AlertWorker, shutdown: Shutdown, completion_wait: int) -> None:
     """Run one arq worker until it fails (raises) or a stop request has drained it."""
     run = asyncio.ensure_future(worker.async_run())
     if not await shutdown.first(run, shutdown.requested):
-        worker.allow_pick_jobs = False
+        await worker.stop_picking()  # a claim under way ends first: its jobs are run or released
         drained = asyncio.ensure_future(_jobs_done(worker))
         await shutdown.within(drained, completion_wait)
         drained.cancel()
@@ -134,17 +134,19 @@ async def _run_until_stopped(worker: Worker, shutdown: Shutdown, completion_wait
             task.cancel()  # a cancelled alert job releases its claim (worker.runner)
         if in_flight and not shutdown.urgent.is_set():  # a release waits on Redis: bounded
             await asyncio.wait(in_flight, timeout=RELEASE_WITHIN_S)
-        run.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await run
+        if not await cancel_and_wait(run, CLOSE_WITHIN_S):
+            log.warning("the arq loop did not stop when cancelled; exiting without it")
+            return
+    if not run.cancelled():
+        run.result()  # a lost Redis connection raises here
 
 
-async def _jobs_done(worker: Worker) -> None:
+async def _jobs_done(worker: AlertWorker) -> None:
     while pending := [task for task in worker.tasks.values() if not task.done()]:
         await asyncio.wait(pending)  # again: a claim under way may have added jobs
 
 
-async def _close(worker: Worker) -> None:
+async def _close(worker: AlertWorker) -> None:
     """arq's close (it clears its health key): bounded, Redis may be the reason we stop."""
     with contextlib.suppress(RedisError, OSError, TimeoutError, asyncio.CancelledError):
         async with asyncio.timeout(CLOSE_WITHIN_S):

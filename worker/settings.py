@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 from arq.connections import ArqRedis
-from arq.worker import Worker, func
+from arq.worker import func
 
 from ingest.queue import JOB_NAME
 from ingest.settings import Settings
@@ -49,7 +49,7 @@ def create_worker(
     completion_wait: int = 10,
     retry_base: float = 1.0,
     owner: str = "",
-) -> Worker:
+) -> AlertWorker:
     # arq enqueues cron jobs through the pool: it must serialize as the worker deserializes
     redis.job_serializer = serialize
     redis.job_deserializer = orjson.loads

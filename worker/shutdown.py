@@ -92,3 +92,17 @@ class Shutdown:
                 return await self.first(task, self.urgent)
         except TimeoutError:
             return False
+
+
+async def cancel_and_wait(task: asyncio.Future[Any], within: float) -> bool:
+    """Cancel ``task`` and wait up to ``within`` seconds for it to end; True when it did.
+
+    Cancelled again every 0.1 s while it goes on: a cancellation that lands while the Redis
+    client is in the middle of a read can be lost (the client then reads again), and one lost
+    cancellation must not hold a shutdown forever."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not task.done() and loop.time() < deadline:
+        task.cancel()
+        await asyncio.wait((task,), timeout=0.1)
+    return task.done()

@@ -14,15 +14,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from redis.asyncio import Redis
 
 from ingest.settings import Settings
+from worker.shutdown import cancel_and_wait
 from worker.webhooks.deliver import Deliverer, Policy, new_session
 from worker.webhooks.dispatch import Dispatcher, WebhookCache
 from worker.webhooks.lanes import Lanes
 
+STOP_WITHIN_S = 2.0  # a task that outlives this is left to asyncio.run's own cleanup
 LANE_LEASE_S = 15.0  # longer than one delivery can take (10 s total timeout + margin)
 
 
@@ -57,8 +58,7 @@ class WebhookService:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task, STOP_WITHIN_S)
         if self.deliverer is not None:
             await self.deliverer.stop()
             await self.deliverer.session.close()
