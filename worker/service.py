@@ -114,8 +114,9 @@ async def run_worker(
         await webhooks.stop()
         if runner is not None:
             await runner.cleanup()
-        with contextlib.suppress(RedisError, OSError):
-            await pool.aclose()
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(CLOSE_WITHIN_S):  # Redis may be what does not answer
+                await pool.aclose()
         log.info("worker stopped", extra={"signal": shutdown.reason})
 
 
@@ -123,8 +124,8 @@ async def _run_until_stopped(worker: AlertWorker, shutdown: Shutdown, completion
     """Run one arq worker until it fails (raises) or a stop request has drained it."""
     run = asyncio.ensure_future(worker.async_run())
     if not await shutdown.first(run, shutdown.requested):
-        await worker.stop_picking()  # a claim under way ends first: its jobs are run or released
-        drained = asyncio.ensure_future(_jobs_done(worker))
+        worker.allow_pick_jobs = False
+        drained = asyncio.ensure_future(_drained(worker))
         await shutdown.within(drained, completion_wait)
         drained.cancel()
         in_flight = [task for task in worker.tasks.values() if not task.done()]
@@ -134,14 +135,16 @@ async def _run_until_stopped(worker: AlertWorker, shutdown: Shutdown, completion
             task.cancel()  # a cancelled alert job releases its claim (worker.runner)
         if in_flight and not shutdown.urgent.is_set():  # a release waits on Redis: bounded
             await asyncio.wait(in_flight, timeout=RELEASE_WITHIN_S)
-        if not await cancel_and_wait(run, CLOSE_WITHIN_S):
+        if not await cancel_and_wait([run], CLOSE_WITHIN_S):
             log.warning("the arq loop did not stop when cancelled; exiting without it")
             return
     if not run.cancelled():
         run.result()  # a lost Redis connection raises here
 
 
-async def _jobs_done(worker: AlertWorker) -> None:
+async def _drained(worker: AlertWorker) -> None:
+    """Until no claim is under way (its jobs become tasks) and no job runs."""
+    await worker.stop_picking()
     while pending := [task for task in worker.tasks.values() if not task.done()]:
         await asyncio.wait(pending)  # again: a claim under way may have added jobs
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
 log = logging.getLogger("worker.service")
@@ -94,15 +94,16 @@ class Shutdown:
             return False
 
 
-async def cancel_and_wait(task: asyncio.Future[Any], within: float) -> bool:
-    """Cancel ``task`` and wait up to ``within`` seconds for it to end; True when it did.
+async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]], within: float) -> bool:
+    """Cancel ``tasks`` and wait up to ``within`` seconds for them to end; True when all did.
 
-    Cancelled again every 0.1 s while it goes on: a cancellation that lands while the Redis
+    Cancelled again every 0.1 s while they go on: a cancellation that lands while the Redis
     client is in the middle of a read can be lost (the client then reads again), and one lost
     cancellation must not hold a shutdown forever."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    while not task.done() and loop.time() < deadline:
-        task.cancel()
-        await asyncio.wait((task,), timeout=0.1)
-    return task.done()
+    while (pending := [task for task in tasks if not task.done()]) and loop.time() < deadline:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.1)
+    return all(task.done() for task in tasks)

@@ -55,10 +55,7 @@ class WebhookService:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            await cancel_and_wait(task, STOP_WITHIN_S)
+        await cancel_and_wait(self._tasks, STOP_WITHIN_S)
         if self.deliverer is not None:
             await self.deliverer.stop()
             await self.deliverer.session.close()
