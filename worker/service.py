@@ -100,6 +100,8 @@ async def run_worker(
                     log.error("redis unreachable; retrying", extra={"error": repr(exc)})
                 outage = True
             finally:
+                if shutdown.stopping:  # first: arq's close below closes the pool they share
+                    await webhooks.stop()
                 if not shutdown.urgent.is_set():
                     await _close(worker)
             if await shutdown.sleep(delay):
