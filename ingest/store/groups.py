@@ -44,8 +44,9 @@ def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
 
 
 def _text_pairs(flat: list[bytes]) -> dict[str, str]:
-    it = iter(flat)
-    return {k.decode(): v.decode() for k, v in zip(it, it, strict=True)}
+    text = [item.decode() for item in flat]  # one pass, then pairs: the fastest way measured
+    it = iter(text)
+    return dict(zip(it, it, strict=True))
 
 
 def _alert(flat: list[bytes]) -> dict[str, Any]:
