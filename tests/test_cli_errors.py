@@ -46,9 +46,10 @@ def one_line(err: str) -> str:
     ids=lambda args: "-".join(args[:2]),
 )
 def test_unreachable_redis_is_one_line_and_exit_1(args: list[str]) -> None:
-    code, _, err = run(args, ALERT_INGEST_REDIS_URL=UNREACHABLE)
+    code, out, err = run(args, ALERT_INGEST_REDIS_URL=UNREACHABLE)
     line = one_line(err)
     assert code == 1, err
+    assert not out.strip(), out  # nothing else first (import printed its plan's header)
     assert "cannot reach Redis at redis://:***@127.0.0.1:1/0 (ALERT_INGEST_REDIS_URL)" in line
     assert "hunter2" not in err
 

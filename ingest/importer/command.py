@@ -106,11 +106,11 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         print("error: --org must not be empty", file=sys.stderr)
         return EXIT_USAGE
     mode = "dry run, nothing will be written" if args.dry_run else "importing"
-    print(f"OnCall at {args.url} -> organization {args.org} ({mode})")
     redis: Redis = connect(settings.redis_url)
     timeout = aiohttp.ClientTimeout(total=60)
     try:
         await redis.ping()  # before reading OnCall: an unreachable Redis fails in one line at once
+        print(f"OnCall at {args.url} -> organization {args.org} ({mode})")
         async with aiohttp.ClientSession(timeout=timeout) as session:
             try:
                 client = OnCallClient(session, args.url, token)
