@@ -101,9 +101,10 @@ async def _lookup(request: web.Request) -> dict[str, str]:
     return found
 
 
-async def _respond(request: web.Request, group_id: str) -> web.Response:
+async def _respond(request: web.Request, group_id: str, org_id: str | None = None) -> web.Response:
+    """The group as the API shows it; 404 when it is gone (or, with ``org_id``, another org's)."""
     rows = await store.group_rows(context.redis(request), [group_id])
-    if not rows:
+    if not rows or (org_id is not None and rows[0].group.get("org_id") != org_id):
         raise not_found()
     [body] = serialize_rows(context.settings(request), rows)
     return json_response(body)
@@ -123,7 +124,7 @@ async def list_groups(request: web.Request) -> web.Response:
 
 @requires("alert_groups:read")
 async def get_group(request: web.Request) -> web.Response:
-    return await _respond(request, (await _lookup(request))["id"])
+    return await _respond(request, request.match_info["id"], api_token(request).org_id)
 
 
 def parse_delay(body: dict[str, Any]) -> int:

@@ -49,9 +49,9 @@ async def find_groups(
     """Page ``page`` (of ``size`` groups) of the org's groups that match ``wanted``."""
     now = time.time() if now is None else now
     if wanted.id is not None:
-        found = await store.get_org_group(redis, org_id, wanted.id)
-        hit = [found["id"]] if found is not None and wanted.matches(found, now) else []
-        return GroupPage(len(hit), 1, await store.group_rows(redis, hit))
+        rows = await store.group_rows(redis, [wanted.id])  # one read: the row is the answer
+        hit = [r for r in rows if r.group.get("org_id") == org_id and wanted.matches(r.group, now)]
+        return GroupPage(len(hit), 1, hit)
     index = await _index(redis, org_id, wanted)
     if index is None:
         return GroupPage(0, 1, [])

@@ -43,26 +43,30 @@ def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
-def _text_pairs(flat: list[bytes]) -> dict[str, str]:
+def text_pairs(flat: list[bytes]) -> dict[str, str]:
+    """A hash read as a flat field/value array (inside a script), decoded."""
     text = [item.decode() for item in flat]  # one pass, then pairs: the fastest way measured
     it = iter(text)
     return dict(zip(it, it, strict=True))
 
 
-def _alert(flat: list[bytes]) -> dict[str, Any]:
-    """An alert hash as :func:`alerts` returns it: the document with the hash's other fields."""
-    it = iter(flat)
-    fields = dict(zip(it, it, strict=True))
+def _alert_doc(fields: dict[bytes, bytes]) -> dict[str, Any]:
+    """An alert hash as the API sees it: its document with the hash's other fields."""
     doc: dict[str, Any] = orjson.loads(fields.pop(b"doc", b"{}"))
     doc.update((k.decode(), v.decode()) for k, v in fields.items())
     return doc
+
+
+def _alert(flat: list[bytes]) -> dict[str, Any]:
+    it = iter(flat)
+    return _alert_doc(dict(zip(it, it, strict=True)))
 
 
 def decode_rows(reply: list[list[list[bytes]]]) -> list[GroupRow]:
     """The ``group_rows`` script's answer; groups that are gone are left out."""
     groups, alerts_, routes = reply
     return [
-        GroupRow(_text_pairs(group), _alert(alert) if alert else None, bool(live))
+        GroupRow(text_pairs(group), _alert(alert) if alert else None, bool(live))
         for group, alert, live in zip(groups, alerts_, routes, strict=True)
         if group
     ]
@@ -154,12 +158,4 @@ async def alerts(redis: Redis, alert_ids_: list[str]) -> list[dict[str, Any]]:
         for aid in alert_ids_:
             pipe.hgetall(keys.alert(aid))
         raw = await pipe.execute()
-    out = []
-    for item in raw:
-        if not item:
-            continue
-        fields = _decode(item)
-        doc: dict[str, Any] = orjson.loads(fields.pop("doc"))
-        doc.update(fields)
-        out.append(doc)
-    return out
+    return [_alert_doc(item) for item in raw if item]

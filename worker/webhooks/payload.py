@@ -28,6 +28,7 @@ from ingest.api.alert_groups import serialize_group
 from ingest.batching import BatchedScript
 from ingest.settings import Settings
 from ingest.store import keys
+from ingest.store.groups import text_pairs
 from ingest.webhook import EVENT_TRIGGER, Webhook
 
 
@@ -59,10 +60,6 @@ def _raw_pairs(flat: list[bytes] | None) -> list[tuple[str, bytes]]:
     return [(flat[i].decode(), flat[i + 1]) for i in range(0, len(flat), 2)]
 
 
-def _pairs(flat: list[bytes]) -> dict[str, str]:
-    return {k: v.decode() for k, v in _raw_pairs(flat)}
-
-
 async def build(
     fetch: BatchedScript, settings: Settings, webhook: Webhook, event: dict[str, str]
 ) -> dict[str, Any] | None:
@@ -77,7 +74,7 @@ async def build(
     raw_group, raw_integration, raw_responses, first_doc, last_doc = (reply + [None] * 5)[:5]
     if not raw_group:
         return None
-    group = _pairs(raw_group)
+    group = text_pairs(raw_group)
     wanted = [group.get("first_alert_id", ""), group.get("last_alert_id", "")]
     first = orjson.loads(first_doc) if first_doc else None
     last = orjson.loads(last_doc) if last_doc else None
