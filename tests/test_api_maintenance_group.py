@@ -6,7 +6,8 @@ alert-group list shows at once a firing group titled "Maintenance of N for 100" 
 (payload title "Maintenance of N for a minute"), a route, and an ``integration_id`` of its own (a
 maintenance integration's, which the integrations list does not show), so ``?integration_id=`` of
 N lists only N's own groups. Alerts that arrive meanwhile open groups under N (attached to the
-maintenance group); resolving the maintenance group ends the maintenance.
+maintenance group); resolving the maintenance group ends the maintenance. In ``debug`` mode
+OnCall opens no maintenance group (alerts are grouped as usual, only without escalation).
 """
 
 from __future__ import annotations
@@ -35,12 +36,11 @@ async def start(
     assert resp.status == 200, await resp.text()
 
 
-@pytest.mark.parametrize("mode", ["maintenance", "debug"])
 async def test_start_opens_the_maintenance_group_at_once(
-    client: Client, auth: dict[str, str], mode: str
+    client: Client, auth: dict[str, str]
 ) -> None:
     integration = await webhook(client, auth, name="db-2", team_id="T1")
-    await start(client, auth, integration["id"], mode)
+    await start(client, auth, integration["id"])
     listed = await get_json(client, GROUPS, auth)  # no alert posted, no worker run
     assert_valid(listed, GROUPS, "get", 200)
     [group] = listed["results"]
@@ -55,6 +55,26 @@ async def test_start_opens_the_maintenance_group_at_once(
     assert "started by" in last["payload"]["message"]
     alerts = await get_json(client, "/api/v1/alerts/", auth, alert_group_id=group["id"])
     assert [a["id"] for a in alerts["results"]] == [last["id"]]
+
+
+async def test_debug_mode_opens_no_maintenance_group(
+    client: Client, auth: dict[str, str], settings: Settings
+) -> None:
+    """In debug mode OnCall opens no maintenance group: alerts are grouped as usual (without
+    escalation), nothing is attached, and stopping leaves those groups as they are."""
+    integration = await webhook(client, auth, name="db-2")
+    await start(client, auth, integration["id"], "debug")
+    url = f"/api/v1/integrations/{integration['id']}/"
+    assert (await get_json(client, url, auth))["maintenance_mode"] == "debug"
+    assert await list_groups(client, auth) == []
+    await fire(client, settings, integration, {"k": "a"})
+    [own] = await list_groups(client, auth)
+    assert own["title"] == "Alert a" and own["integration_id"] == integration["id"]
+    assert (await act(client, auth, own["id"], "acknowledge"))[0] == 200
+    assert (await client.post(url + "maintenance_stop/", headers=auth)).status == 200
+    assert (await get_json(client, url, auth))["maintenance_mode"] is None
+    [after] = await list_groups(client, auth)
+    assert after["id"] == own["id"] and after["state"] == "acknowledged"
 
 
 async def test_the_integration_filter_lists_only_its_own_groups(
@@ -112,7 +132,7 @@ async def test_stop_resolves_the_group_and_a_new_window_opens_another(
     assert (await client.post(url + "maintenance_stop/", headers=auth)).status == 200
     [first] = await list_groups(client, auth)
     assert first["state"] == "resolved"
-    await start(client, auth, integration["id"], "debug")
+    await start(client, auth, integration["id"])
     second, again = await list_groups(client, auth)
     assert again["id"] == first["id"] and second["state"] == "firing"
     assert second["integration_id"] != first["integration_id"]

@@ -148,15 +148,10 @@ def humanize_seconds(seconds: int) -> str:
 
 
 def _maintenance_group(
-    integration: Integration, mode: MaintenanceMode, duration: int, actor: str, ids_: list[str]
+    integration: Integration, duration: int, actor: str, ids_: list[str]
 ) -> MaintenanceGroup:
     name = integration.name
     group_id, maintenance_integration_id, route_id, alert_id = ids_
-    what = (
-        "alerts from it are collected here, without escalation"
-        if mode == "maintenance"
-        else "its alerts are grouped as usual, without escalation"
-    )
     return MaintenanceGroup(
         group_id=group_id,
         maintenance_integration_id=maintenance_integration_id,
@@ -166,12 +161,15 @@ def _maintenance_group(
         title=f"Maintenance of {name} for {duration}",
         payload={
             "title": f"Maintenance of {name} for {humanize_seconds(duration)}",
-            "message": f"{mode.capitalize()} mode started by {actor}: {what} until it ends.",
+            "message": (
+                f"Maintenance mode started by {actor}: alerts from it are collected here,"
+                " without escalation, until it ends."
+            ),
         },
         trace={
             "source": "maintenance",
             "maintenance_of": integration.id,
-            "mode": mode,
+            "mode": "maintenance",
             "duration_seconds": duration,
             "actor": actor,
         },
@@ -181,22 +179,29 @@ def _maintenance_group(
 async def start_maintenance(
     redis: Redis, integration: Integration, mode: str, duration: int, now: float, actor: str
 ) -> None:
-    """Put the integration in ``mode`` for ``duration`` seconds (whole seconds from now) and open
-    its maintenance group with one alert (``ingest.store.maintenance``). A window still recorded
-    (ended, not yet closed by the worker) is ended first."""
+    """Put the integration in ``mode`` for ``duration`` seconds (whole seconds from now). A window
+    still recorded (ended, not yet closed by the worker) is ended first.
+
+    Only ``maintenance`` mode opens a maintenance group (with one alert, ``ingest.store.
+    maintenance``), as OnCall does: in ``debug`` mode alerts are grouped as usual, so there is
+    nothing to collect them under, and the window is ended by ``maintenance_stop`` or its end.
+    """
     if integration.maintenance_mode is not None:
         await end_maintenance(redis, integration, actor)
     checked = _mode(mode)
     integration.maintenance_mode = checked
     integration.maintenance_started_at = float(int(now))
     integration.maintenance_end_at = float(int(now) + duration)
+    if checked == "debug":
+        await integrations_store.save(redis, integration)
+        return
     new_ids = [
         ids.public_id("I"),
         await integrations_store.reserve_integration_id(redis),
         ids.public_id("R"),
         ids.alert_id(),
     ]
-    group = _maintenance_group(integration, checked, duration, actor, new_ids)
+    group = _maintenance_group(integration, duration, actor, new_ids)
     await maintenance_store.open_window(redis, integration, group, now)
 
 
