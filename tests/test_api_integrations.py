@@ -68,6 +68,47 @@ async def test_heartbeat_status_follows_the_last_heartbeat(
     assert listed["heartbeat"]["last_heartbeat_at"] < one["heartbeat"]["last_heartbeat_at"]
 
 
+async def test_heartbeat_timeout_is_writable_as_the_api_shows_it(
+    client: Client, auth: dict[str, str]
+) -> None:
+    """``heartbeat.timeout`` is the answer's spelling of ``heartbeat_timeout``: sent back, it is
+    stored (never a 200 that drops it); the read-only keys beside it are ignored."""
+    data = await create(client, auth, type="alertmanager", heartbeat={"timeout": 90})
+    assert data["heartbeat"]["timeout"] == 90
+    url = f"{URL}{data['id']}/"
+    for method, timeout in (("PUT", 120), ("PATCH", 180)):
+        sent = {**data["heartbeat"], "timeout": timeout, "status": "alive", "link": "x"}
+        resp = await client.request(method, url, json={"heartbeat": sent}, headers=auth)
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["heartbeat"] == {**data["heartbeat"], "timeout": timeout}
+    shown = await (await client.get(url, headers=auth)).json()
+    assert shown["heartbeat"]["timeout"] == 180
+    same = {"heartbeat_timeout": 300, "heartbeat": {"timeout": 300}}
+    assert (await (await client.put(url, json=same, headers=auth)).json())["heartbeat"][
+        "timeout"
+    ] == 300
+    for body, errors in [
+        ({"heartbeat": {"timeout": 30}}, {"heartbeat": {"timeout": ["Must be whole seconds "
+                                                                   "from 60 to 604800."]}}),
+        ({"heartbeat": {"timeout": "120"}}, {"heartbeat": {"timeout": ["Must be whole seconds "
+                                                                      "from 60 to 604800."]}}),
+        ({"heartbeat_timeout": 120, "heartbeat": {"timeout": 240}},
+         {"heartbeat": {"timeout": ["Differs from heartbeat_timeout; send one of them."]}}),
+        ({"heartbeat": {"interval": 5}}, {"heartbeat": {"interval": [
+            "Unknown field 'interval'; heartbeat accepts: timeout, link, last_heartbeat_at, "
+            "status."]}}),
+        ({"heartbeat": 120}, {"heartbeat": ["Expected an object or null, got integer."]}),
+    ]:  # fmt: skip
+        resp = await client.put(url, json=body, headers=auth)
+        assert (resp.status, await resp.json()) == (400, errors)
+    assert (await (await client.get(url, headers=auth)).json())["heartbeat"]["timeout"] == 300
+    # a type without a heartbeat answers null, and null sent back is accepted
+    plain = await create(client, auth, type="grafana_alerting")
+    assert plain["heartbeat"] is None
+    resp = await client.put(f"{URL}{plain['id']}/", json={"heartbeat": None}, headers=auth)
+    assert resp.status == 200
+
+
 async def test_default_names_count_every_integration_ever_created(
     client: Client, auth: dict[str, str]
 ) -> None:

@@ -4,7 +4,7 @@ Integration create/update input: every field error of a request is collected int
 an unknown or deprecated ``type`` is a ``detail`` error raised at once, as the reference does.
 Unknown top-level keys are ignored (OnCall clients send extra keys, and an integration read from
 the API can be sent back whole); an unknown key inside an object the API knows (``templates``, a
-channel, ``default_route``, a destination, a label) is a 400 naming it.
+channel, ``default_route``, a destination, a label, ``heartbeat``) is a 400 naming it.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ LABEL_PART_FIELDS = ("name", "id")
 # ``id`` is read-only (the default route's own id, as answered): accepted and ignored, so an
 # integration read from the API can be sent back whole.
 DEFAULT_ROUTE_FIELDS = ("id", "escalation_chain_id", "slack", *ROUTE_BACKENDS)
+# ``timeout`` is writable; the others are read-only (accepted and ignored, as ``id`` above).
+HEARTBEAT_FIELDS = ("timeout", "link", "last_heartbeat_at", "status")
 
 
 @dataclass
@@ -93,12 +95,7 @@ def parse_input(
         result.fields["team_id"] = optional_string(
             errors, ("team_id",), team, 64, allow_blank=False
         )
-    if "heartbeat_timeout" in body:
-        timeout = body["heartbeat_timeout"]
-        if isinstance(timeout, bool) or not isinstance(timeout, int) or not 60 <= timeout <= 604800:
-            errors.add(("heartbeat_timeout",), "Must be whole seconds from 60 to 604800.")
-        else:
-            result.fields["heartbeat_timeout"] = timeout
+    _heartbeat_timeout(errors, body, result)
     if "rate_limit" in body:
         result.fields["rate_limit"] = _rate_limit(errors, body["rate_limit"])
     if "auto_resolve_after" in body:
@@ -130,6 +127,33 @@ def parse_input(
             setattr(result, name, parsed)
     errors.raise_if_any()
     return result
+
+
+def _heartbeat_timeout(errors: Errors, body: dict[str, Any], result: IntegrationInput) -> None:
+    """``heartbeat_timeout``, or ``heartbeat.timeout``: the same field as the API answers it.
+
+    An integration read from the API carries ``heartbeat`` (``link``, ``timeout``,
+    ``last_heartbeat_at``, ``status``); sent back, its ``timeout`` is a write like any other, and
+    the read-only keys are ignored. Any other key in it is a 400 naming it, and both spellings
+    with different values a 400, so no heartbeat write is dropped silently.
+    """
+    sent: list[tuple[tuple[str, ...], Any]] = []
+    if "heartbeat_timeout" in body:
+        sent.append((("heartbeat_timeout",), body["heartbeat_timeout"]))
+    heartbeat = body.get("heartbeat")
+    if heartbeat is not None and not isinstance(heartbeat, dict):
+        errors.add(("heartbeat",), f"Expected an object or null, got {type_name(heartbeat)}.")
+    elif heartbeat:
+        reject_unknown(errors, ("heartbeat",), heartbeat, HEARTBEAT_FIELDS, "heartbeat")
+        if "timeout" in heartbeat:
+            sent.append((("heartbeat", "timeout"), heartbeat["timeout"]))
+    for path, timeout in sent:
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or not 60 <= timeout <= 604800:
+            errors.add(path, "Must be whole seconds from 60 to 604800.")
+        else:
+            result.fields["heartbeat_timeout"] = timeout
+    if len(sent) == 2 and sent[0][1] != sent[1][1]:
+        errors.add(("heartbeat", "timeout"), "Differs from heartbeat_timeout; send one of them.")
 
 
 def _rate_limit(errors: Errors, value: Any) -> str | None:

@@ -29,6 +29,7 @@ STR: Schema = {"type": "string"}
 NSTR: Schema = {"type": ["string", "null"]}
 AUTO_RESOLVE: Schema = {"type": ["integer", "null"], "minimum": 1, "maximum": 90 * 86400}
 BOOL: Schema = {"type": "boolean"}
+HEARTBEAT_TIMEOUT: Schema = {"type": "integer", "minimum": 60, "maximum": 604800}
 HEARTBEAT: Schema = {
     "type": "object",
     "properties": {
@@ -127,7 +128,18 @@ SCHEMAS: dict[str, Schema] = {
                 }
             ),
             "rate_limit": NSTR,
-            "heartbeat_timeout": {"type": "integer", "minimum": 60, "maximum": 604800},
+            "heartbeat_timeout": HEARTBEAT_TIMEOUT,
+            "heartbeat": nullable(
+                closed(
+                    {
+                        "timeout": {**HEARTBEAT_TIMEOUT, "description": "As heartbeat_timeout."},
+                        **{
+                            name: {"description": "Read-only: accepted, ignored."}
+                            for name in ("link", "last_heartbeat_at", "status")
+                        },
+                    }
+                )
+            ),
             "auto_resolve_after": AUTO_RESOLVE,
         },
     },
