@@ -1,6 +1,8 @@
 """Parsing the list filters of ``/api/v1/alert_groups/`` (see ``ingest.domain.group_filter``).
 
-``state=firing``, the word the group object itself shows, is accepted as ``new``.
+``state`` takes only OnCall's four words: ``firing``, the word the group object itself shows, is a
+400 as in OnCall (a client that relied on it here would break there), and so is the error's
+shape: ``{"state": "<message>"}``, a plain string where other field errors are lists.
 
 Filters (all combine with AND; an empty value is no filter): ``id``, ``integration_id``,
 ``route_id``, ``team_id`` (``null`` = no team), ``state`` (``new``, ``acknowledged``,
@@ -18,8 +20,7 @@ from multidict import MultiMapping
 from ingest.api.errors import bad_request, field_errors
 from ingest.domain.group_filter import STATE_FILTERS, GroupFilter
 
-STATE_ALIASES = {"firing": "new"}
-STATE_MESSAGE = "Must be one of the following: new (or firing), acknowledged, resolved, silenced"
+STATE_MESSAGE = "Must be one of the following: new, acknowledged, resolved, silenced"
 RANGE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -48,9 +49,9 @@ def parse_filter(query: MultiMapping[str]) -> GroupFilter:
         out.team_id = None if team == "null" else team
     state = query.get("state")
     if state:
-        wanted = STATE_ALIASES.get(state.lower(), state.lower())
+        wanted = state.lower()
         if wanted not in STATE_FILTERS:
-            raise field_errors({"state": [STATE_MESSAGE]})
+            raise field_errors({"state": STATE_MESSAGE})
         out.state = wanted
     started = query.get("started_at")
     if started:

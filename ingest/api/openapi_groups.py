@@ -166,7 +166,14 @@ GROUP_FILTERS = [
     query("integration_id"),
     query("route_id"),
     query("team_id"),
-    query("state", {"enum": ["new", "firing", "acknowledged", "resolved", "silenced"]}),
+    query(
+        "state",
+        {
+            "enum": ["new", "acknowledged", "resolved", "silenced"],
+            "description": "Case-insensitive. Anything else, firing included, is a 400 "
+            '`{"state": "Must be one of the following: ..."}` (a string, as in OnCall).',
+        },
+    ),
     query("started_at"),
     query("label"),
 ]
@@ -180,14 +187,22 @@ def _action(verb: str, body: Schema | None = None) -> Schema:
     }
 
 
+def _group_list() -> Schema:
+    """The list operation; its 400 may also be OnCall's ``{"state": "<message>"}`` (a string)."""
+    op = operation(
+        "List alert groups, newest first",
+        ("200", response("A page of alert groups", page_of("AlertGroup"))),
+        params=[*PAGING, *GROUP_FILTERS],
+    )
+    state_error = obj({"state": STR})
+    op["responses"]["400"] = response(
+        "Invalid filter", {"anyOf": [ref("Detail"), ref("FieldErrors"), state_error]}
+    )
+    return op
+
+
 PATHS: dict[str, Schema] = {
-    "/api/v1/alert_groups/": {
-        "get": operation(
-            "List alert groups, newest first",
-            ("200", response("A page of alert groups", page_of("AlertGroup"))),
-            params=[*PAGING, *GROUP_FILTERS],
-        )
-    },
+    "/api/v1/alert_groups/": {"get": _group_list()},
     "/api/v1/alert_groups/{id}/": {
         "get": operation(
             "Get an alert group", ("200", response("The group", ref("AlertGroup"))), detail=True
