@@ -177,6 +177,7 @@ async def test_other_organization_sees_404_and_empty_list(
         ({"type": None}, {"type": ["This field may not be null."]}),
         ({"type": "bogus", "name": ""}, {"detail": "Invalid integration type"}),
         ({"type": "legacy_alertmanager"}, {"detail": "This integration type is deprecated"}),
+        ({"type": "direct_paging"}, {"detail": "Direct paging integrations can't be created"}),
         ({"type": "webhook", "name": ""}, {"name": ["This field may not be blank."]}),
         (
             {"type": "webhook", "description_short": "x" * 251},

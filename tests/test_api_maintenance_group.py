@@ -52,7 +52,11 @@ async def test_start_opens_the_maintenance_group_at_once(
     last = group["last_alert"]
     assert last["alert_group_id"] == group["id"] and ID.fullmatch(last["id"])
     assert last["payload"]["title"] == "Maintenance of db-2 for a minute"
-    assert "started by" in last["payload"]["message"]
+    assert re.fullmatch(
+        r"Initiated by token-\w+\. During this time all alerts from integration will be "
+        r"collected here without escalations",
+        last["payload"]["message"],
+    )  # OnCall's words, naming the token
     alerts = await get_json(client, "/api/v1/alerts/", auth, alert_group_id=group["id"])
     assert [a["id"] for a in alerts["results"]] == [last["id"]]
 

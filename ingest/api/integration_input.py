@@ -67,6 +67,8 @@ def check_type(body: dict[str, Any], errors: Errors) -> str | None:
         return None
     if value.startswith("legacy_"):
         raise bad_request("This integration type is deprecated")
+    if value == "direct_paging":  # OnCall has the type but refuses to create it, in these words
+        raise bad_request("Direct paging integrations can't be created")
     if value not in INTEGRATION_TYPES:
         raise bad_request("Invalid integration type")
     return value

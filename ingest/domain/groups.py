@@ -161,9 +161,10 @@ def _maintenance_group(
         title=f"Maintenance of {name} for {duration}",
         payload={
             "title": f"Maintenance of {name} for {humanize_seconds(duration)}",
+            # OnCall's words, with the token's name where it names the user
             "message": (
-                f"Maintenance mode started by {actor}: alerts from it are collected here,"
-                " without escalation, until it ends."
+                f"Initiated by {actor}. During this time all alerts from integration will be"
+                " collected here without escalations"
             ),
         },
         trace={
