@@ -23,7 +23,6 @@ from typing import Any
 from aiohttp import web
 
 from ingest.api import context
-from ingest.api.alerts import alert_brief
 from ingest.api.auth import api_token, requires
 from ingest.api.body import FORM_TYPES, is_json_type, parse_json, read_form, read_object
 from ingest.api.errors import bad_request, detail, json_response, not_found
@@ -31,59 +30,14 @@ from ingest.api.group_filters import parse_filter
 from ingest.api.indexes import require_indexes
 from ingest.api.pagination import envelope, page_request
 from ingest.domain import groups
-from ingest.domain.group_filter import group_labels, group_state, is_silenced, number, started_at
 from ingest.domain.group_list import find_groups
 from ingest.domain.groups import ACTIONS, Action
+from ingest.representation import serialize_group
 from ingest.settings import Settings
 from ingest.store import groups as store
-from ingest.timefmt import iso
 
 MAX_SILENCE_SECONDS = 10 * 365 * 86400
 DELETE_MODES = ("wipe", "delete")
-
-
-def _actor_name(value: str | None) -> str | None:
-    """Stored actor (``source`` or a token's name) as shown: null for the alert source."""
-    return None if not value or value == "source" else value
-
-
-def serialize_group(
-    group: dict[str, str],
-    last_alert: dict[str, Any] | None,
-    live_routes: set[str],
-    settings: Settings,
-    now: float,
-) -> dict[str, Any]:
-    route_id = group.get("route_id") or None
-    silenced = is_silenced(group, now)
-    return {
-        "id": group["id"],
-        "integration_id": group.get("integration_id") or None,
-        "team_id": group.get("team_id") or None,
-        # a maintenance group's route is its maintenance integration's, never stored as a route
-        "route_id": route_id if route_id in live_routes or group.get("maintenance_of") else None,
-        "alerts_count": int(group.get("alerts_count") or 0),
-        "state": group_state(group, now),
-        "created_at": iso(started_at(group) or 0.0),
-        "resolved_at": iso(number(group, "resolved_at")),
-        "resolved_by": _actor_name(group.get("resolved_by")),
-        "acknowledged_at": iso(number(group, "acknowledged_at")),
-        "acknowledged_by": _actor_name(group.get("acknowledged_by")),
-        "labels": [
-            {"key": {"id": k, "name": k}, "value": {"id": v, "name": v}}
-            for k, v in group_labels(group)
-        ],
-        "title": group.get("title") or None,
-        "permalinks": {
-            "slack": None,
-            "slack_app": None,
-            "telegram": None,
-            "web": f"{settings.link_base}/console/groups/{group['id']}",
-        },
-        "silenced_at": iso(number(group, "silenced_at")) if silenced else None,
-        "last_alert": alert_brief(last_alert) if last_alert is not None else None,
-        "silenced_until": iso(number(group, "silenced_until")) if silenced else None,
-    }
 
 
 def serialize_rows(settings: Settings, rows: list[store.GroupRow]) -> list[dict[str, Any]]:

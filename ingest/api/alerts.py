@@ -27,8 +27,8 @@ from ingest.api import context
 from ingest.api.auth import api_token, requires
 from ingest.api.errors import json_response, not_found
 from ingest.api.pagination import paginate
+from ingest.representation import alert_full
 from ingest.store import groups as store
-from ingest.timefmt import iso
 
 SEARCH_WINDOW = 10_000
 SEARCH_SLICE = 50
@@ -38,25 +38,6 @@ SEARCH_DOC = (
     "the scope (the organization, or the alert group given by alert_group_id); count is the "
     "number of matches among them."
 )
-
-
-def alert_brief(alert: dict[str, Any]) -> dict[str, Any]:
-    """The reference's alert object: ``id``, ``alert_group_id``, ``created_at``, ``payload``."""
-    received = alert.get("received_at")
-    if received is None:
-        received = float(alert.get("created_at") or 0)
-    return {
-        "id": alert["id"],
-        "alert_group_id": alert.get("group_id"),
-        "created_at": iso(float(received)),
-        "payload": alert.get("payload"),
-    }
-
-
-def alert_full(alert: dict[str, Any]) -> dict[str, Any]:
-    trace = dict(alert.get("trace") or {})
-    trace["group"] = {"id": alert.get("group_id"), "result": alert.get("result")}
-    return {**alert_brief(alert), "trace": trace}
 
 
 def payload_text(payload: Any) -> str:

@@ -24,8 +24,8 @@ from typing import Any
 
 import orjson
 
-from ingest.api.alert_groups import serialize_group
 from ingest.batching import BatchedScript
+from ingest.representation import serialize_group
 from ingest.settings import Settings
 from ingest.store import keys
 from ingest.store.groups import text_pairs
