@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from ingest.store import keys
 from tests.conftest import TokenFactory
 
 Client = TestClient[Any, Any]
@@ -210,6 +211,23 @@ async def test_all_nine_types_and_their_links(client: Client, auth: dict[str, st
             continue
         assert data["link"].startswith(f"http://testserver/integrations/v1/{kind}/")
         assert (data["heartbeat"] is not None) == (kind in with_heartbeat)
+
+
+async def test_a_held_integrations_lock_answers_503_with_retry_after(
+    client: Client, auth: dict[str, str], redis: Redis
+) -> None:
+    """Another writer holding the organization's lock past the wait: 503, retry in a second."""
+    await redis.set(keys.lock("integrations:org1"), "someone-else", px=60_000)
+    began = time.monotonic()
+    resp = await client.post(URL, json={"type": "webhook"}, headers=auth)
+    assert resp.status == 503
+    assert resp.headers["Retry-After"] == "1"
+    assert await resp.json() == {
+        "detail": "Another change of this organization's integrations is in progress; retry."
+    }
+    assert time.monotonic() - began >= 4.5  # it waited for the holder before giving up
+    await redis.delete(keys.lock("integrations:org1"))
+    await create(client, auth, type="webhook")
 
 
 async def test_name_unique_per_team(client: Client, auth: dict[str, str]) -> None:

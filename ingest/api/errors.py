@@ -20,6 +20,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from ingest import metrics
+from ingest.domain.errors import Busy, DomainError, InvalidFields
 
 log = logging.getLogger("ingest.api")
 
@@ -50,6 +51,15 @@ def not_found() -> ApiError:
 
 def field_errors(errors: FieldErrors) -> ApiError:
     return ApiError(400, errors)
+
+
+def domain_answer(exc: DomainError) -> ApiError:
+    """The one answer to a refusal raised below the HTTP layer (``ingest.domain.errors``)."""
+    if isinstance(exc, InvalidFields):
+        return field_errors(exc.fields)
+    if isinstance(exc, Busy):
+        return detail(503, exc.message, {"Retry-After": str(exc.retry_after)})
+    return bad_request(exc.message)
 
 
 def json_response(
@@ -137,6 +147,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except ApiError as exc:
         return json_response(exc.body, exc.status, exc.headers)
+    except DomainError as exc:
+        answer = domain_answer(exc)
+        return json_response(answer.body, answer.status, answer.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -27,7 +27,7 @@ from ingest.api import context
 from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
 from ingest.api.errors import field_errors, json_response, not_found
-from ingest.api.integration_input import IntegrationInput, parse_input
+from ingest.domain.integration_input import IntegrationInput, parse_input
 from ingest.models import merge_templates
 from ingest.store import integrations as store
 from ingest.trace import decide, template_limits

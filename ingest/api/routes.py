@@ -7,7 +7,7 @@ Positions follow the reference (``ingest.store.routes``): sparse, shifted on ins
 renumbered on delete, ``-1`` = the end. The default route (``is_the_last_route``) can be updated
 (its ``position`` and expression are stored and echoed, but it is always matched last) and cannot be
 deleted: 400 ``{"detail": "Unable to delete default filter"}``. Validation is in
-``ingest.api.route_input``; an unknown ``integration_id`` or ``escalation_chain_id`` is a field
+``ingest.domain.route_input``; an unknown ``integration_id`` or ``escalation_chain_id`` is a field
 error ``["Object does not exist"]``. Every write bumps the integration's version, so workers
 reload it.
 """
@@ -25,8 +25,8 @@ from ingest.api.body import read_object
 from ingest.api.errors import bad_request, json_response, not_found
 from ingest.api.integrations import route_destinations
 from ingest.api.pagination import paginate
-from ingest.api.route_input import parse_route
 from ingest.domain import integrations as writes
+from ingest.domain.route_input import parse_route
 from ingest.models import Route
 from ingest.store import integrations as integration_store
 from ingest.store import routes as store

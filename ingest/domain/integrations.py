@@ -1,13 +1,14 @@
 """Writes of integration configuration, shared by the public API and the OnCall importer.
 
-Both validate a body with ``ingest.api.integration_input`` / ``ingest.api.route_input`` and then
-change and store records through these functions, so an imported integration or route is checked
-and stored exactly like one sent to the API. Callers hold the organization's integrations lock
-(``integrations_lock``) around the checks and the writes: name uniqueness holds across api
+Both validate a body with ``ingest.domain.integration_input`` / ``ingest.domain.route_input`` and
+then change and store records through these functions, so an imported integration or route is
+checked and stored exactly like one sent to the API. Callers hold the organization's integrations
+lock (``integrations_lock``) around the checks and the writes: name uniqueness holds across api
 replicas and importers, and two writers cannot lose each other's update.
 
-Inputs are the parsed bodies of ``ingest.api.integration_input`` / ``route_input`` (pure parsers,
-no HTTP); a refusal is raised as ``ingest.api.errors.ApiError``, the answer the handlers give.
+A refusal is raised as an ``ingest.domain.errors`` error (``NameTaken``, ``InvalidFields``,
+``InvalidPosition``, ``Busy``); the API answers each kind the same way wherever it is raised, and
+the importer reports it as a line of its plan.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from ingest import ids
-from ingest.api.errors import bad_request, detail, field_errors
-from ingest.api.integration_input import IntegrationInput
-from ingest.api.route_input import INVALID_POSITION, RouteInput
+from ingest.domain.errors import Busy, InvalidFields, InvalidPosition, NameTaken
+from ingest.domain.integration_input import IntegrationInput
+from ingest.domain.route_input import RouteInput
 from ingest.models import (
     INTEGRATION_TYPES,
     ROUTE_BACKENDS,
@@ -37,7 +38,6 @@ from ingest.store import integrations as store
 from ingest.store.locks import LockBusy, org_lock
 from templates_engine import default_dynamic_labels
 
-NAME_TAKEN = "An integration with this name already exists for this team"
 MISSING = "Object does not exist"
 
 
@@ -51,13 +51,14 @@ class TokenTaken(Exception):
 
 @asynccontextmanager
 async def integrations_lock(redis: Redis, org_id: str) -> AsyncIterator[None]:
-    """The organization's integrations write lock; busy for too long: a 503 to retry."""
+    """The organization's integrations write lock; held elsewhere for too long: :class:`Busy`."""
     try:
         async with org_lock(redis, f"integrations:{org_id}"):
             yield
     except LockBusy:
-        raise detail(503, "Another change of this organization's integrations is in "
-                     "progress; retry.", {"Retry-After": "1"}) from None  # fmt: skip
+        raise Busy(
+            "Another change of this organization's integrations is in progress; retry."
+        ) from None
 
 
 def apply_destinations(route: Route, changes: dict[str, Any]) -> None:
@@ -101,14 +102,14 @@ async def check_name_unique(
         i for i in await store.list_live(redis, org_id) if i.name == name and i.team_id == team_id
     ]
     if any(i.id != own_id for i in clashes):
-        raise bad_request(NAME_TAKEN)
+        raise NameTaken
 
 
 async def check_chain(redis: Redis, org_id: str, data: IntegrationInput) -> None:
-    """An unknown ``default_route.escalation_chain_id`` is a 400, before anything is written."""
+    """An unknown ``default_route.escalation_chain_id`` is refused before anything is written."""
     chain_id = (data.default_route or {}).get("escalation_chain_id")
     if chain_id is not None and not await escalation_chains.exists(redis, org_id, chain_id):
-        raise field_errors({"default_route": {"escalation_chain_id": [MISSING]}})
+        raise InvalidFields({"default_route": {"escalation_chain_id": [MISSING]}})
 
 
 async def check_route_references(redis: Redis, org_id: str, data: RouteInput) -> None:
@@ -121,7 +122,7 @@ async def check_route_references(redis: Redis, org_id: str, data: RouteInput) ->
         data.errors.add(("escalation_chain_id",), MISSING)
     data.errors.raise_if_any()
     if data.bad_position:
-        raise bad_request(INVALID_POSITION)
+        raise InvalidPosition
 
 
 async def create_integration(

@@ -17,11 +17,11 @@ from redis.asyncio import Redis
 from ingest import ids
 from ingest.api.errors import ApiError
 from ingest.api.escalation_chains import parse_chain_input
-from ingest.api.integration_input import parse_input
-from ingest.api.route_input import parse_route
 from ingest.api.webhook_input import parse as parse_webhook
 from ingest.domain import integrations as writes
-from ingest.importer.plan import Action, Plan, error_text
+from ingest.domain.integration_input import parse_input
+from ingest.domain.route_input import parse_route
+from ingest.importer.plan import REFUSALS, Action, Plan, error_text
 from ingest.importer.plan_webhooks import PENDING_PREFIX
 from ingest.importer.report import counts_line
 from ingest.models import Route
@@ -64,7 +64,7 @@ class Applier:
             return
         try:
             await step(action)
-        except ApiError as exc:
+        except REFUSALS as exc:
             action.verb, action.reason = "conflict", error_text(exc)
         except writes.TokenTaken as exc:
             action.verb = "conflict"

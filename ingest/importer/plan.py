@@ -18,9 +18,10 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ingest.api.errors import ApiError
+from ingest.api.errors import ApiError, domain_answer
 from ingest.api.escalation_chains import parse_chain_input
-from ingest.api.integration_input import IntegrationInput, parse_input
+from ingest.domain.errors import DomainError
+from ingest.domain.integration_input import IntegrationInput, parse_input
 from ingest.domain.integrations import apply_destinations, apply_integration
 from ingest.importer import bodies
 from ingest.importer.source import TOKEN_RE, Snapshot, SourceIntegration
@@ -67,8 +68,15 @@ class Plan:
         return [*self.chains, *self.integrations, *self.routes, *self.webhooks]
 
 
-def error_text(exc: ApiError) -> str:
+# What a validation or write may refuse with: the API's own errors (chains, webhooks) and the
+# domain's (integrations, routes); both are reported as the answer the API would give.
+REFUSALS = (ApiError, DomainError)
+
+
+def error_text(exc: ApiError | DomainError) -> str:
     """An API error body as one line: ``templates.web.title: Invalid template: ...``."""
+    if isinstance(exc, DomainError):
+        exc = domain_answer(exc)
 
     def walk(node: Any, path: str) -> list[str]:
         if isinstance(node, dict):
@@ -90,7 +98,7 @@ def plan_chains(snapshot: Snapshot, ours: Ours) -> list[Action]:
         actions.append(action)
         try:
             parse_chain_input(action.body, name_required=True)
-        except ApiError as exc:
+        except REFUSALS as exc:
             action.verb, action.reason = "skip", error_text(exc)
             continue
         existing = ours.chains.get(ours.imported(source.id) or "")
@@ -183,7 +191,7 @@ def plan_integration(
         action.notes.append(f"its heartbeat is not carried: {our_type} has none here")
     try:
         data = parse_input(action.body, settings, None)
-    except ApiError as exc:
+    except REFUSALS as exc:
         action.verb, action.reason = "skip", error_text(exc)
         return action
     existing = ours.integrations.get(ours.imported(source.id) or "")

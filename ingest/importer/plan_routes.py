@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import copy
 
-from ingest.api.errors import ApiError
-from ingest.api.route_input import parse_route
 from ingest.domain.integrations import apply_route
+from ingest.domain.route_input import parse_route
 from ingest.importer import bodies
-from ingest.importer.plan import Action, Plan, chain_reference, error_text
+from ingest.importer.plan import REFUSALS, Action, Plan, chain_reference, error_text
 from ingest.importer.source import Snapshot, SourceRoute
 from ingest.importer.state import Ours
 from ingest.models import Route
@@ -49,7 +48,7 @@ def _plan_route(
     try:
         data = parse_route(action.body, existing, limits)
         data.errors.raise_if_any()
-    except ApiError as exc:
+    except REFUSALS as exc:
         action.verb, action.reason = "skip", error_text(exc)
         return action
     if existing is None:

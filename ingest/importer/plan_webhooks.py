@@ -17,9 +17,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ingest.api.errors import ApiError
 from ingest.api.webhook_input import parse
-from ingest.importer.plan import Action, Plan, error_text
+from ingest.importer.plan import REFUSALS, Action, Plan, error_text
 from ingest.importer.source import SourceWebhook
 from ingest.importer.state import Ours
 from ingest.settings import Settings
@@ -81,7 +80,7 @@ def plan_webhooks(
         action.body, known = webhook_body(source, plan, ours, existing, action)
         try:
             fields = parse(action.body, existing, settings, known)
-        except ApiError as exc:
+        except REFUSALS as exc:
             action.verb, action.reason = "skip", error_text(exc)
             continue
         holder = next((w for w in ours.webhooks.values() if w.name == fields["name"]), None)

@@ -29,8 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.api.errors import bad_request
-from ingest.api.integration_input import (
+from ingest.domain.errors import Refused
+from ingest.domain.integration_input import (
     KEY_RULE,
     LABEL_KEY_RE,
     LABEL_VALUE_RE,
@@ -38,14 +38,13 @@ from ingest.api.integration_input import (
     label_pairs,
     parse_destination,
 )
-from ingest.api.validation import Errors, optional_string, type_name
+from ingest.domain.validation import Errors, optional_string, type_name
 from ingest.models import ROUTE_BACKENDS, Label, Route
 from templates_engine import InvalidRegex, Limits, TemplateCompileError, check_regex, check_template
 
 ROUTING_TYPES = ("regex", "jinja2", "labels")
 MAX_EXPRESSION = 1024
 MAX_POSITION = 2_147_483_647
-INVALID_POSITION = "Invalid value for position field"
 NOT_INTEGER = "A valid integer is required."
 
 
@@ -107,7 +106,7 @@ def _routing_type(body: dict[str, Any], existing: Route | None) -> str:
         return existing.routing_type if existing is not None else "regex"
     value = body["routing_type"]
     if value not in ROUTING_TYPES:
-        raise bad_request("Invalid route type")
+        raise Refused("Invalid route type")
     return str(value)
 
 

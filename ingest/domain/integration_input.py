@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.api.errors import bad_request
-from ingest.api.validation import Errors, optional_string, reject_unknown, type_name
+from ingest.domain.errors import Refused
+from ingest.domain.validation import Errors, optional_string, reject_unknown, type_name
 from ingest.models import (
     BEHAVIOUR_TEMPLATES,
     CHANNEL_TEMPLATES,
@@ -66,11 +66,11 @@ def check_type(body: dict[str, Any], errors: Errors) -> str | None:
         )
         return None
     if value.startswith("legacy_"):
-        raise bad_request("This integration type is deprecated")
+        raise Refused("This integration type is deprecated")
     if value == "direct_paging":  # OnCall has the type but refuses to create it, in these words
-        raise bad_request("Direct paging integrations can't be created")
+        raise Refused("Direct paging integrations can't be created")
     if value not in INTEGRATION_TYPES:
-        raise bad_request("Invalid integration type")
+        raise Refused("Invalid integration type")
     return value
 
 
