@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import importlib
+import pkgutil
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -19,22 +25,16 @@ from ingest.store.aio import aw
 
 ECHO = Script("return {KEYS[1], ARGV[1]}")
 
-# Every module that defines scripts: each must compile in Redis.
-SCRIPT_MODULES = (
-    "ingest.queue",
-    "ingest.ratelimit",
-    "ingest.store.group_actions",
-    "ingest.store.routes",
-    "ingest.store.escalation_chains",
-    "ingest.store.locks",
-    "worker.grouping",
-    "worker.events",
-    "worker.retention",
-    "worker.runner",
-    "ingest.store.webhooks",
-    "worker.webhooks.lanes",
-    "worker.webhooks.dispatch",
-)
+PACKAGES = ("alert_ingest", "ingest", "templates_engine", "worker")
+
+
+def project_modules() -> Iterator[ModuleType]:
+    """Every module of the project's packages, found by walking them (no list to keep)."""
+    for name in PACKAGES:
+        package = importlib.import_module(name)
+        yield package
+        for info in pkgutil.walk_packages(package.__path__, name + "."):
+            yield importlib.import_module(info.name)
 
 
 @pytest.fixture
@@ -51,11 +51,89 @@ async def restart(server: EmbeddedRedis, client: Redis) -> None:
 
 
 def module_scripts() -> Iterator[tuple[str, Script]]:
-    for name in SCRIPT_MODULES:
-        module = importlib.import_module(name)
+    """Every ``Script`` a module holds, once, named where it is defined (or first found)."""
+    seen: set[int] = set()
+    for module in project_modules():
         for attr, value in vars(module).items():
-            if isinstance(value, Script):
-                yield f"{name}.{attr}", value
+            if isinstance(value, Script) and id(value) not in seen:
+                seen.add(id(value))
+                yield f"{module.__name__}.{attr}", value
+
+
+@dataclass
+class Batched:
+    """One ``BatchedScript(...)`` of the source: where, and the names of its Lua pieces."""
+
+    where: str
+    body: str | None
+    prologue: str | None = None
+    epilogue: str | None = None
+
+
+def _name(node: ast.expr | None) -> str | None:
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _calls_by_function(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef | None, ast.Call]]:
+    """Every call of the tree with the function it is directly in (None: module level)."""
+
+    def visit(node: ast.AST, function: ast.FunctionDef | None) -> Iterator[tuple[Any, ast.Call]]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Call):
+                yield function, child
+            yield from visit(child, child if isinstance(child, ast.FunctionDef) else function)
+
+    yield from visit(tree, None)
+
+
+def batched_calls(module: ModuleType) -> Iterator[Batched]:
+    """The ``BatchedScript(redis, body, prologue=..., epilogue=...)`` calls of ``module``.
+
+    A piece named by a parameter of the enclosing function (``def batched(body): return
+    BatchedScript(redis, body, ...)``) is followed to that function's callers in the module.
+    """
+    assert module.__file__ is not None
+    calls = list(_calls_by_function(ast.parse(Path(module.__file__).read_text())))
+    for function, call in calls:
+        if _name(call.func) != "BatchedScript":
+            continue
+        pieces = {k.arg: _name(k.value) for k in call.keywords}
+        base = Batched(
+            f"{module.__name__}:{call.lineno}",
+            _name(call.args[1]) if len(call.args) > 1 else pieces.get("body"),
+            pieces.get("prologue"),
+            pieces.get("epilogue"),
+        )
+        params = [a.arg for a in function.args.args] if function is not None else []
+        if function is None or base.body not in params:
+            yield base
+            continue
+        position = params.index(base.body)
+        for _, outer in calls:
+            if _name(outer.func) == function.name and len(outer.args) > position:
+                where = f"{module.__name__}:{outer.lineno}"
+                yield Batched(where, _name(outer.args[position]), base.prologue, base.epilogue)
+
+
+def batched_scripts(redis: Redis) -> Iterator[tuple[str, BatchedScript]]:
+    """Each batched body of the project wrapped as its owner wraps it (same prologue/epilogue)."""
+    for module in project_modules():
+        if module.__name__ == "ingest.batching":
+            continue
+        for call in batched_calls(module):
+            pieces = vars(module)
+            named = [call.body, call.prologue, call.epilogue]
+            assert all(n is None or isinstance(pieces.get(n), str) for n in named), (
+                f"{call.where}: give BatchedScript module-level strings, got {named}"
+            )
+            assert call.body is not None
+            script = BatchedScript(
+                redis,
+                pieces[call.body],
+                prologue=pieces[call.prologue] if call.prologue else "",
+                epilogue=pieces[call.epilogue] if call.epilogue else "",
+            )
+            yield f"{module.__name__}.{call.body}", script
 
 
 async def test_script_loads_itself_on_first_use(redis: Redis) -> None:
@@ -84,14 +162,38 @@ def test_package_lua_files_are_read_at_import() -> None:
 
 async def test_every_script_compiles(redis: Redis) -> None:
     found = dict(module_scripts())
-    assert {"ingest.store.group_actions._ACT", "worker.runner._CLAIM"} <= set(found)
+    assert {
+        "ingest.store.group_actions._ACT",
+        "worker.runner._CLAIM",
+        "ingest.store.auto_resolve._RESOLVE",
+        "ingest.store.change_events._ADD",
+        "ingest.store.group_index.REINDEX",
+        "ingest.store.groups._ROWS",
+        "ingest.store.migrate._RENEW",
+    } <= set(found)
     for name, script in found.items():
         assert await redis.script_load(script.source) == script.sha, name
 
 
-async def test_every_script_builds_keys_only_from_store_keys() -> None:
+async def test_every_batched_body_compiles_in_its_wrapper(redis: Redis) -> None:
+    found = dict(batched_scripts(redis))
+    assert {
+        "ingest.queue._LINK_POST",
+        "ingest.queue._REQUEUE",
+        "worker.events._SCRIPT",
+        "worker.grouping._BODY",
+        "worker.runner._FINISH",
+        "worker.webhooks.lanes._SETTLE",
+        "worker.webhooks.deliver.FETCH",
+    } <= set(found)
+    for name, batched in found.items():
+        assert await redis.script_load(batched.script.source) == batched.script.sha, name
+
+
+async def test_every_script_builds_keys_only_from_store_keys(redis: Redis) -> None:
     """No key format is spelled in Lua: no ``':…'`` suffix joined onto a key."""
     sources = [s.source for _, s in module_scripts()]
+    sources += [b.script.source for _, b in batched_scripts(redis)]
     sources += [lua.read("worker", "grouping.lua")]
     for source in sources:
         for line in source.splitlines():
