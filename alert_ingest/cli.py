@@ -150,7 +150,7 @@ def _port(text: str) -> int:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alert-ingest",
         description="Alert ingest service compatible with the Grafana OnCall Integrations API.",
@@ -243,7 +243,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     if getattr(args, "scope", "absent") is None:
         args.scope = list(SCOPES)
     try:

@@ -1,9 +1,9 @@
 """Public ids and secrets.
 
-Object ids follow the reference: a one-letter prefix and 12 characters of
+Object ids have Grafana OnCall's shape: a one-letter prefix and 12 characters of
 ``ABCDEFGHIJKLMNPQRSTUVWXYZ123456789`` (no ``O``, no ``0``); alerts too (``A`` + 12), assigned at
 ingest. Ids carry no time: whatever lists things in time order uses the index scores. On a
-collision the caller draws a longer id (up to 20 characters, like the reference's column). Ids
+collision the caller draws a longer id (up to 20 characters, like Grafana OnCall's column). Ids
 made before OnCall-shaped alert ids (``A`` + 22 characters with digits ``0``-``9``) keep working:
 an id is only ever looked up, never parsed. Link tokens are 32 random ``[A-Za-z0-9]`` (about 190
 bits).

@@ -62,6 +62,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.netguard import IPNetwork, parse_networks
+from templates_engine.evaluate import MAX_LABELS
 from templates_engine.limits import DEFAULT_LIMITS
 
 PREFIX = "ALERT_INGEST_"
@@ -121,7 +122,7 @@ class Settings:
     template_max_length: int = DEFAULT_LIMITS.template_length
     template_max_output: int = DEFAULT_LIMITS.output_length
     template_budget_ms: int = round(DEFAULT_LIMITS.render_budget * 1000)
-    max_labels: int = 15
+    max_labels: int = MAX_LABELS
     retention_days: int = 30
     max_alerts_per_group: int = 1000
     log_level: str = "info"

@@ -5,7 +5,7 @@ OnCall-compatible filters: ``tojson_pretty``, ``json_dumps``, ``parse_json``,
 ``datetimeformat_as_timezone``, ``datetimeparse``, ``iso8601_to_time``, ``timestamp_to_datetime``,
 ``timedeltaparse``. On an internal error each returns ``None`` (rendered ``None``), except that an
 invalid regex is an error, an unknown time zone a warning, and a regex over its time limit an error
-(the reference returns ``None`` there; we report it).
+(Grafana OnCall returns ``None`` there; we report it).
 
 Built-in filters that can build large values (``join``, ``sum``, ``center``, ``indent``,
 ``wordwrap``, ``replace``, ``format``, ``batch``, ``slice``) are replaced by size-checked versions.

@@ -379,7 +379,7 @@ def test_third_party_images_are_pinned() -> None:
 
 def test_deploy_commands_parse_with_the_real_cli() -> None:
     cli = importlib.import_module("alert_ingest.cli")
-    parser: argparse.ArgumentParser = cli._parser()
+    parser: argparse.ArgumentParser = cli.parser()
     argvs = [service(n)["command"] for n in APP_SERVICES] + [
         only_container(f"alert-ingest-{d}")["command"] for d in (*HTTP_PARTS, "worker")
     ]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alert_ingest.cli import _parser
+from alert_ingest.cli import parser
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "deploy" / "README.md"]
@@ -84,7 +84,7 @@ def test_every_documented_command_line_parses() -> None:
     refused = []
     for page, argv in commands:
         try:
-            _parser().parse_args(shlex.split(argv))
+            parser().parse_args(shlex.split(argv))
         except SystemExit:
             refused.append(f"{page}: alert-ingest {argv}")
     assert not refused, refused

@@ -1,4 +1,5 @@
-"""The reference's grouping examples A-F, labels and maintenance, end to end through the worker."""
+"""Grouping scenarios (``test_a_`` to ``test_f_``), labels and maintenance, end to end through the
+worker."""
 
 from __future__ import annotations
 

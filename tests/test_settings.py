@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
 import pytest
 
+import templates_engine.evaluate
+import templates_engine.limits
+from ingest import settings as settings_module
 from ingest.settings import Rate, SettingsError, load_settings, parse_rate
+from templates_engine import Limits
 
 
 def test_defaults() -> None:
@@ -18,6 +23,21 @@ def test_defaults() -> None:
     assert settings.max_body_bytes == 2_621_440
     assert settings.redis_url_from_env is False
     assert (settings.redis_min_replicas, settings.redis_replica_timeout_ms) == (0, 500)
+
+
+def test_engine_defaults_are_read_from_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The template limits and the label cap are written once, in ``templates_engine``: the
+    settings module, loaded afresh with other engine values, follows them."""
+    monkeypatch.setattr(templates_engine.evaluate, "MAX_LABELS", 7)
+    monkeypatch.setattr(templates_engine.limits, "DEFAULT_LIMITS", Limits(template_length=123))
+    assert settings_module.__file__ is not None
+    spec = importlib.util.spec_from_file_location("settings_probe", settings_module.__file__)
+    assert spec is not None and spec.loader is not None
+    probe = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "settings_probe", probe)
+    spec.loader.exec_module(probe)
+    fresh = probe.Settings()
+    assert (fresh.max_labels, fresh.template_max_length) == (7, 123)
 
 
 @pytest.mark.parametrize(

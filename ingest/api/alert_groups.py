@@ -1,6 +1,6 @@
 """``/api/v1/alert_groups/``: list, retrieve, delete (wipe or delete) and the six actions.
 
-Object shape, filters, order and action preconditions follow the reference (OnCall public API).
+Object shape, filters, order and action preconditions follow Grafana OnCall's public API.
 Choices of ours:
 
 - Actions answer 200 with the updated group object (OnCall answers an empty body; its clients
@@ -82,7 +82,7 @@ async def get_group(request: web.Request) -> web.Response:
 
 
 def parse_delay(body: dict[str, Any]) -> int:
-    """``delay`` parsed like Python's ``int()`` (the reference's rule), as a proper 400."""
+    """``delay`` parsed like Python's ``int()`` (Grafana OnCall's rule), as a proper 400."""
     raw = body.get("delay")
     if raw is None:
         raise bad_request("delay is required")

@@ -2,11 +2,11 @@
 
 Only what routes need: a chain is a name routes refer to; its steps (escalation policies) are out of
 scope. There is no separate escalation scope: reads need ``integrations:read`` and writes
-``integrations:write`` (the reference uses ``escalation-chains:read``/``:write``).
+``integrations:write`` (Grafana OnCall uses ``escalation-chains:read``/``:write``).
 
 - ``name`` is required on create and on PUT (PATCH may omit it), at most 100 characters, unique in
   the organization: 400 ``{"name": ["An escalation chain with this name already exists."]}``
-  (the reference puts a generic message under ``non_field_errors``).
+  (Grafana OnCall puts a generic message under ``non_field_errors``).
 - ``team_id``: optional, a string, ``null`` or the literal ``"null"``. Teams are not modelled, so
   any id is accepted.
 - List: page size 50, creation order, filters ``name`` (exact) and ``team_id`` (id or ``null``).

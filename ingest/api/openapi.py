@@ -209,7 +209,7 @@ def query(name: str, schema: Schema = STR) -> Schema:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
-LENIENT = "Lenient like the reference: a value that is not an integer of at least 1 means {}."
+LENIENT = "Lenient like Grafana OnCall: a value that is not an integer of at least 1 means {}."
 PAGING = [
     query("page", {"type": ["integer", "string"], "description": LENIENT.format("page 1")}),
     query(

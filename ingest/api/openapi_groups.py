@@ -116,7 +116,7 @@ SCHEMAS: dict[str, Schema] = {
             "delay": {
                 "description": (
                     "Seconds to silence; -1 or 0: until unsilenced. Parsed like Python's int() "
-                    "(the reference's rule): a number is truncated, a string must be an "
+                    "(Grafana OnCall's rule): a number is truncated, a string must be an "
                     "integer's text, true is 1; the result must lie in -1.."
                     f"{MAX_SILENCE_SECONDS}."
                 ),

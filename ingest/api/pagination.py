@@ -1,9 +1,9 @@
 """Page-number pagination shared by every list endpoint of the public API.
 
-``page`` (default 1) and ``perpage`` (default per resource, capped at 100). Lenient like the
-reference: a non-integer or < 1 value falls back to the default; a page past the end is the last
-page. ``next``/``previous`` are absolute (``BASE_URL`` + path + query with keys sorted); the link
-to page 1 drops ``page``.
+``page`` (default 1) and ``perpage`` (default per resource, capped at 100). Lenient like
+Grafana OnCall: a non-integer or < 1 value falls back to the default; a page past the end is the
+last page. ``next``/``previous`` are absolute (``BASE_URL`` + path + query with keys sorted); the
+link to page 1 drops ``page``.
 """
 
 from __future__ import annotations

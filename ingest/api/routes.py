@@ -3,7 +3,7 @@
 Scopes ``integrations:read`` / ``integrations:write``. A route is visible only through a live
 integration of the caller's organization (another org's, or a deleted integration's: 404).
 
-Positions follow the reference (``ingest.store.routes``): sparse, shifted on insert and move, not
+Positions follow Grafana OnCall (``ingest.store.routes``): sparse, shifted on insert and move, not
 renumbered on delete, ``-1`` = the end. The default route (``is_the_last_route``) can be updated
 (its ``position`` and expression are stored and echoed, but it is always matched last) and cannot be
 deleted: 400 ``{"detail": "Unable to delete default filter"}``. Validation is in

@@ -4,7 +4,7 @@
 on update) or raises one 400 with every field error. ``current`` is the stored webhook (None on
 create); ``integrations`` is the set of the organization's live integration ids.
 
-Rules (differences from the reference are listed in ``docs/webhooks.md``):
+Rules (differences from Grafana OnCall are listed in ``docs/webhooks.md``):
 
 - ``name`` (required on create; 1-100 characters, unique in the org), ``url`` and ``http_method``
   and ``trigger_type`` are required on create; every field is optional on PUT and PATCH, and a

@@ -6,13 +6,13 @@ Scopes ``outgoing_webhooks:read`` (list, retrieve, responses) and ``outgoing_web
 are aliases. Validation is ``ingest.api.webhook_input``; delivery happens in the workers
 (``worker.webhooks``).
 
-- Objects have the reference's keys in its order, plus ``signing_secret``. Secrets are shown as
+- Objects have Grafana OnCall's keys in their order, plus ``signing_secret``. Secrets are shown as
   ``****************`` when set (``""`` and null as stored) and never logged.
-- PUT and PATCH both change only the fields sent (the reference's PUT clears
+- PUT and PATCH both change only the fields sent (Grafana OnCall's PUT clears
   ``integration_filter`` and resets ``team``: not copied).
 - List: page size 50, creation order, filters ``name`` (exact) and ``team_id`` (id or ``null``).
 - ``/responses/``: the newest 100 delivery attempts, newest first, paginated; every attempt,
-  whatever trigger fired it (the reference hides a ``status change`` webhook's attempts).
+  whatever trigger fired it (Grafana OnCall hides a ``status change`` webhook's attempts).
 - DELETE: 204; deliveries still owed to the webhook are dropped, its log is deleted.
 """
 

@@ -157,7 +157,7 @@ def _maintenance_group(
         maintenance_integration_id=maintenance_integration_id,
         route_id=route_id,
         alert_id=alert_id,
-        # the reference's two titles: the group's with the seconds, the alert's in words
+        # Grafana OnCall's two titles: the group's with the seconds, the alert's in words
         title=f"Maintenance of {name} for {duration}",
         payload={
             "title": f"Maintenance of {name} for {humanize_seconds(duration)}",

@@ -1,7 +1,7 @@
 """Validation of integration bodies (create and partial update) into changes to apply.
 
 Integration create/update input: every field error of a request is collected into one 400;
-an unknown or deprecated ``type`` is a ``detail`` error raised at once, as the reference does.
+an unknown or deprecated ``type`` is a ``detail`` error raised at once, as Grafana OnCall does.
 Unknown top-level keys are ignored (OnCall clients send extra keys, and an integration read from
 the API can be sent back whole); an unknown key inside an object the API knows (``templates``, a
 channel, ``default_route``, a destination, a label, ``heartbeat``) is a 400 naming it.

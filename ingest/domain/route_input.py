@@ -8,18 +8,18 @@ Follows OnCall's route rules with these differences:
   dropped silently.
 - The expression is checked against the route's *effective* type (the type sent, else the stored
   one), also when only the type changes: a PUT of ``{"routing_type": "jinja2"}`` checks the stored
-  expression as a template (the reference checks regex rules, or answers 500).
-- Errors about the expression's content stay under ``non_field_errors`` as in the reference, with
+  expression as a template (Grafana OnCall checks regex rules, or answers 500).
+- Errors about the expression's content stay under ``non_field_errors`` as in Grafana OnCall, with
   the reason appended: ``"Regular expression is incorrect: <why>"``, ``"Jinja template is
   incorrect: line N: <why>"``, ``"Expression is too long. Maximum length: 1024 characters,
   current length: N"``. Presence and type errors of ``routing_regex`` are under ``routing_regex``.
-- ``escalation_chain_id: null`` is accepted on update (detaches the chain); the reference
+- ``escalation_chain_id: null`` is accepted on update (detaches the chain); Grafana OnCall
   refuses it.
 - The default route may keep ``routing_regex: null`` (it is ignored for matching anyway).
 - Slack channel ids are not checked against a workspace (there is none); any id is stored.
 
 A ``routing_type`` that is not one of the three names is a ``detail`` error raised at once, as in
-the reference; every other field error of the request is collected into one 400, and an invalid
+Grafana OnCall; every other field error of the request is collected into one 400, and an invalid
 ``position`` value (< -1, > 2147483647, or -1 with ``manual_order``) is
 ``{"detail": "Invalid value for position field"}`` after them.
 """

@@ -4,11 +4,11 @@ Workers may be appending alerts to, or resolving, the same group at the same mom
 precondition is checked inside the script that makes the change (no read-then-write):
 
 - ``act(group, action, actor, now, silence_until, via_root)``: ``acknowledge``,
-  ``unacknowledge``, ``resolve``, ``unresolve``, ``silence``, ``unsilence``. Checks run in the
-  reference's order and a refusal returns its message. ``resolve`` closes the group for grouping
-  (like a source resolve); ``unresolve`` clears resolve, acknowledge and silence and **reopens**
-  the group for grouping when no other group is open for its key. ``via_root`` lets a maintenance
-  group's resolve reach its attached groups.
+  ``unacknowledge``, ``resolve``, ``unresolve``, ``silence``, ``unsilence``. Checks run in
+  Grafana OnCall's order and a refusal returns its message. ``resolve`` closes the group for
+  grouping (like a source resolve); ``unresolve`` clears resolve, acknowledge and silence and
+  **reopens** the group for grouping when no other group is open for its key. ``via_root`` lets a
+  maintenance group's resolve reach its attached groups.
 - ``wipe(group, actor, now)``: resolve (``resolved_by`` empty), drop the title, mark it wiped,
   close every index (the list indexes move it to ``resolved``); then every alert's payload
   (and trace, derived from it) is emptied.

@@ -5,7 +5,7 @@ maintenance group and that group's one alert, so a client finds the group (and c
 maintenance by resolving it) as soon as the start is answered. The group belongs to a
 maintenance integration of its own (``integration_id`` and ``route_id`` are ids no integration or
 route is ever given; ``maintenance_of`` names the integration in maintenance), so that
-``?integration_id=`` of the integration lists only its own groups, as in the reference.
+``?integration_id=`` of the integration lists only its own groups, as in Grafana OnCall.
 ``keys.maintenance_group`` points at it: the worker attaches the groups the window opens to it.
 """
 

@@ -5,7 +5,7 @@ of its document is not kept current and is overwritten from the score on every r
 default route is not in that zset; its ``position`` lives in its document and only sorts it within
 its own group, so it is always matched last.
 
-Positions are a sparse sort key, as in the reference: inserting or moving to an occupied position
+Positions are a sparse sort key, as in Grafana OnCall: inserting or moving to an occupied position
 shifts the routes in between by one, deleting renumbers nothing, and a large position leaves a gap.
 Placing a route, storing its document and bumping the integration's version happen in one Lua
 script, so concurrent writes cannot corrupt the order and workers always reload.

@@ -1,6 +1,6 @@
 """The event payload of one delivery: the ``forward_all`` body and the templates' context.
 
-Built at send time (as the reference does), from the alert group as it is now, its first and
+Built at send time (as Grafana OnCall does), from the alert group as it is now, its first and
 latest alerts, the integration, and the latest response of every *other* webhook for this group
 (``responses``, for chaining). Keys, in order: ``event`` (``type`` the concrete trigger, ``time``
 when the event was recorded, ISO with ``+00:00``), ``user`` (``{"username": <token name>}`` for
@@ -12,7 +12,7 @@ empty), ``webhook`` (``id``, ``name``).
 
 ``escaped(context)`` is the context ``headers`` and ``data`` are rendered with: every string
 JSON-escaped without its quotes, so ``"{{ alert_group.title }}"`` inside a JSON template stays
-valid JSON whatever the title holds (the reference's behaviour, which imported templates rely on).
+valid JSON whatever the title holds (Grafana OnCall's behaviour, which imported templates rely on).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """From a webhook and an event payload to the HTTP request to send (or why none is sent).
 
-In order, as the reference: the ``trigger_template`` (rendered, stripped and lower-cased, it must
-be ``true`` or ``1``; otherwise nothing is sent and nothing is logged), the ``url`` (rendered,
-then ``ingest.netguard.url_problem``), the ``headers`` (must render a JSON object), the body
-(``POST``/``PUT``/``PATCH`` only: the whole payload as JSON with ``forward_all``, else the
-rendered ``data``, sent as JSON when it parses as JSON and as UTF-8 text otherwise). A template
+In order, as in Grafana OnCall: the ``trigger_template`` (rendered, stripped and lower-cased, it
+must be ``true`` or ``1``; otherwise nothing is sent and nothing is logged), the ``url``
+(rendered, then ``ingest.netguard.url_problem``), the ``headers`` (must render a JSON object),
+the body (``POST``/``PUT``/``PATCH`` only: the whole payload as JSON with ``forward_all``, else
+the rendered ``data``, sent as JSON when it parses as JSON and as UTF-8 text otherwise). A template
 error is a :class:`Problem` naming the part (``URL - …``): recorded, never retried.
 
 Headers set by us win over the template's: ``Authorization`` from ``authorization_header`` (or
