@@ -72,3 +72,37 @@ async def test_webhooks_are_imported_and_secret_ones_disabled_until_secrets_are_
     closing = await webhook_store.get(redis, "acme", ids[ticket["id"]])
     assert closing is not None and closing.is_webhook_enabled and closing.password == "s3cret"
     assert not any("ticket" in line and "imported disabled" in line for line in out.splitlines())
+
+
+async def test_a_filter_left_without_imported_integrations_is_not_widened_to_all(
+    aiohttp_server: AiohttpServer, redis: Redis, settings: Settings
+) -> None:
+    fake = FakeOnCall()
+    am = fake.integration("prod-am", "alertmanager")
+    paging = fake.integration("paging", "direct_paging")  # never imported
+    only_paging = fake.webhook(
+        "only-paging", "alert group created", "https://hooks.example.com/a",
+        integration_filter=[paging["id"]],
+    )  # fmt: skip
+    mixed = fake.webhook(
+        "mixed", "resolve", "https://hooks.example.com/b",
+        integration_filter=[paging["id"], am["id"]],
+    )  # fmt: skip
+    server: TestServer = await aiohttp_server(fake.app())
+
+    for _ in range(2):  # the second run keeps both as they are
+        code, out = await run_import(redis, settings, server)
+        assert code == 3, out
+        lines = out.splitlines()
+        assert any("only-paging" in line and "*" in line and "none of the integrations its "
+                   "filter names was imported" in line and "imported disabled" in line
+                   for line in lines)  # fmt: skip
+        assert any("mixed" in line and "*" in line and "integration 'paging (direct_paging)' "
+                   "of its filter is not imported; dropped" in line for line in lines)  # fmt: skip
+        ids = await oncall_ids.load(redis, "acme")
+        lone = await webhook_store.get(redis, "acme", ids[only_paging["id"]])
+        assert lone is not None and not lone.is_webhook_enabled
+        assert not lone.fires_on(frozenset({"alert group created"}), ids[am["id"]])
+        kept = await webhook_store.get(redis, "acme", ids[mixed["id"]])
+        assert kept is not None and kept.is_webhook_enabled
+        assert kept.integration_filter == [ids[am["id"]]]

@@ -7,9 +7,13 @@ our secrets alone (it never sends them) and keeps such a webhook disabled only w
 are still missing here, so enabling it after entering them sticks.
 
 ``integration_filter`` refers to OnCall integrations; each becomes the integration imported from
-it (one that was not imported is dropped from the filter and reported). Bodies are checked with
-the webhooks API's own validation (``ingest.api.webhook_input``): a URL our SSRF guard refuses, or
-a trigger type we do not have (``personal notification``), is a ``skip`` with the reason.
+it (one that was not imported is dropped from the filter and reported). When none of them was
+imported the filter would be empty, which here means *every* integration: such a webhook is
+imported disabled (on every run, while that lasts) and reported, rather than widened.
+
+Bodies are checked with the webhooks API's own validation (``ingest.api.webhook_input``): a URL
+our SSRF guard refuses, or a trigger type we do not have (``personal notification``), is a
+``skip`` with the reason.
 """
 
 from __future__ import annotations
@@ -53,20 +57,34 @@ def webhook_body(
             "them here, then enable it"
         )
         enabled = False
+    known, chosen = _filter(source, plan, action)
+    if "integration_filter" in source.raw:
+        body["integration_filter"] = chosen
+    if source.raw.get("integration_filter") and not chosen:
+        action.notes.append(
+            "none of the integrations its filter names was imported, and an empty filter here "
+            "means every integration: imported disabled"
+        )
+        enabled = False
     body["is_webhook_enabled"] = enabled
+    return body, known
+
+
+def _filter(source: SourceWebhook, plan: Plan, action: Action) -> tuple[set[str], list[str]]:
+    """Our ids for the OnCall integrations of the webhook's filter; each one that was not
+    imported is dropped and noted (by name when OnCall listed it)."""
     known: set[str] = set()
     chosen: list[str] = []
     for oncall_id in source.raw.get("integration_filter") or []:
         owner = next((a for a in plan.integrations if a.source_id == oncall_id), None)
         if owner is None or owner.verb in ("skip", "conflict"):
-            action.notes.append(f"integration {oncall_id} of its filter is not imported")
+            what = f"'{owner.name}'" if owner else oncall_id
+            action.notes.append(f"integration {what} of its filter is not imported; dropped")
             continue
         ours_id = owner.target_id or PENDING_PREFIX + oncall_id
         known.add(ours_id)
         chosen.append(ours_id)
-    if "integration_filter" in source.raw:
-        body["integration_filter"] = chosen
-    return body, known
+    return known, chosen
 
 
 def plan_webhooks(
