@@ -2,14 +2,19 @@
 
 Serves ``/api/v1/{integrations,routes,escalation_chains,webhooks}/`` with page-number pagination
 (``next``/``previous`` built from OnCall's own ``BASE_URL``, which is *not* this server, as when
-OnCall sits behind another name), raw-token auth (403 ``Invalid token.`` otherwise) and a 429
-with ``Retry-After`` on the request numbers listed in ``throttle``.
+OnCall sits behind another name), raw-token auth (403 ``Invalid token.`` otherwise) and OnCall's
+throttle: a request whose number is listed in ``throttle`` closes the API for ``throttle_window``
+seconds, and every request meanwhile gets a 429 with ``Retry-After`` (the time left, rounded down,
+as OnCall sends it: ``0`` in the last second) and ``RateLimit-Reset`` (rounded up).
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import string
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -69,7 +74,11 @@ class FakeOnCall:
         self.integrations: list[dict[str, Any]] = []
         self.routes: list[dict[str, Any]] = []
         self.webhooks: list[dict[str, Any]] = []
-        self.throttle: set[int] = set()
+        self.throttle: set[int] = set()  # request numbers that close the API for a while
+        self.throttle_window = 0.9  # under a second: Retry-After 0, RateLimit-Reset 1
+        self.reset_header = True  # send RateLimit-Reset along with Retry-After
+        self.clock: Callable[[], float] = time.monotonic
+        self._closed_until = 0.0
         self.requests: list[tuple[str, int]] = []  # (path with query, status)
 
     def chain(self, name: str) -> str:
@@ -180,13 +189,21 @@ class FakeOnCall:
         if request.headers.get("Authorization") != TOKEN:
             self.requests.append((request.path_qs, 403))
             return web.json_response({"detail": "Invalid token."}, status=403)
+        now = self.clock()
         if number in self.throttle:
+            self._closed_until = now + self.throttle_window
+        if now < self._closed_until:
             self.requests.append((request.path_qs, 429))
+            left = self._closed_until - now
+            headers = {"Retry-After": str(math.floor(left))}
+            if self.reset_header:
+                headers["RateLimit-Reset"] = str(math.ceil(left))
             return web.json_response(
-                {"detail": "Request was throttled. Expected available in 1 seconds."},
+                {"detail": f"Request was throttled. Expected available in {math.ceil(left)} "
+                 "seconds."},
                 status=429,
-                headers={"Retry-After": "1", "RateLimit-Reset": "1"},
-            )
+                headers=headers,
+            )  # fmt: skip
         self.requests.append((request.path_qs, 200))
         resource = request.match_info["resource"]
         items = {

@@ -35,7 +35,9 @@ async def test_import_keeps_links_and_routes_alerts_as_oncall_did(
     auth = await make_token(org="acme")
     fake = FakeOnCall(page_size=3)
     seeded = standard(fake)
-    fake.throttle = {3}  # the second page of integrations: 429, Retry-After 1
+    # the second page of integrations: 429 with Retry-After 0 (under a second left), as OnCall
+    # sends it; asking again at once would only be throttled again
+    fake.throttle = {3}
     server = await serve(aiohttp_server, fake)
 
     code, out = await run_import(redis, settings, server)

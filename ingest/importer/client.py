@@ -5,8 +5,11 @@
 - Lists are page-number paginated (``page``, ``perpage``). The next page is requested from the
   ``--url`` the user gave, never from the ``next`` link in the answer: that link is built from
   OnCall's own ``BASE_URL`` and may point at another host, which must not receive the token.
-- ``429`` is honoured: wait ``Retry-After`` seconds (at most ``max_wait``), then ask again, up to
-  ``max_retries`` times per request. ``502``/``503``/``504`` and connection errors are retried the
+- ``429`` is honoured: wait the larger of ``Retry-After`` and ``RateLimit-Reset`` (when sent), and
+  at least ``MIN_THROTTLE_WAIT`` (at most ``max_wait``), then ask again, up to ``max_retries`` times
+  per request. The floor matters: OnCall sends ``Retry-After`` rounded down, so ``0`` in the last
+  second of its window (with ``RateLimit-Reset`` rounded up), and asking again at once would spend
+  every retry inside that second. ``502``/``503``/``504`` and connection errors are retried the
   same number of times with a short growing pause.
 - A page is read into memory only up to ``max_bytes`` (a hostile or broken server cannot exhaust
   memory); anything that is not the expected JSON envelope is an :class:`OnCallError`.
@@ -28,6 +31,8 @@ log = logging.getLogger("ingest.importer")
 PAGE_SIZE = 100
 MAX_PAGES = 10_000
 RETRYABLE = (502, 503, 504)
+MIN_THROTTLE_WAIT = 1.0
+DEFAULT_THROTTLE_WAIT = 5.0  # a 429 without either header
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -49,13 +54,20 @@ def check_base_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-def _retry_after(value: str | None, default: float) -> float:
+def _seconds(value: str | None) -> float | None:
     if value is None:
-        return default
+        return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        return default  # an HTTP date: not worth parsing for a pause this short
+        return None  # an HTTP date: not worth parsing for a pause this short
+    return seconds if seconds >= 0 else None  # NaN and negatives say nothing
+
+
+def throttle_wait(retry_after: str | None, reset: str | None) -> float:
+    """Seconds to wait after a 429: the larger of the two headers, never under the floor."""
+    told = [s for s in (_seconds(retry_after), _seconds(reset)) if s is not None]
+    return max(MIN_THROTTLE_WAIT, *told) if told else DEFAULT_THROTTLE_WAIT
 
 
 class OnCallClient:
@@ -121,7 +133,9 @@ class OnCallClient:
             ) as resp:
                 if resp.status == 429:
                     self.throttled += 1
-                    wait = _retry_after(resp.headers.get("Retry-After"), 5.0)
+                    wait = throttle_wait(
+                        resp.headers.get("Retry-After"), resp.headers.get("RateLimit-Reset")
+                    )
                     log.info("oncall throttled", extra={"path": path, "wait": wait})
                     return min(wait, self._max_wait), "OnCall kept answering 429"
                 if resp.status in RETRYABLE:
