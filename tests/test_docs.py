@@ -129,3 +129,44 @@ def test_deploy_readme_alertmanager_example_is_the_shipped_one() -> None:
         shown["webhook_configs"], shipped["webhook_configs"], strict=True
     ):
         assert {key: shipped_config.get(key) for key in config} == config
+
+
+def _links_services() -> set[str]:
+    """``host:port`` of every shipped service whose process runs ``--serve links``."""
+    out: set[str] = set()
+    compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
+    for name, service in compose["services"].items():
+        command = service.get("command") or []
+        if "--serve" in command and command[command.index("--serve") + 1] == "links":
+            out.add(f"{name}:{command[command.index('--port') + 1]}")
+    k8s = ROOT / "deploy" / "k8s"
+    components = set()
+    for path in k8s.glob("*-deployment.yaml"):
+        deployment = yaml.safe_load(path.read_text())
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        if container["command"][2:4] == ["--serve", "links"]:
+            components.add(
+                deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
+            )
+    for path in k8s.glob("*-service.yaml"):
+        service = yaml.safe_load(path.read_text())
+        if service["spec"]["selector"].get("app.kubernetes.io/component") in components:
+            ports = [p["port"] for p in service["spec"]["ports"] if p["name"] == "http"]
+            out.update(f"{service['metadata']['name']}:{port}" for port in ports)
+    return out
+
+
+def test_oncall_switch_sends_senders_to_the_process_that_serves_links() -> None:
+    links = _links_services()
+    assert {"links:8080", "alert-ingest-links:8080"} <= links
+    page = (ROOT / "docs" / "import-oncall.md").read_text()
+    switch = page[page.index("## The switch") :]
+    targets = re.findall(r"https?://([a-z0-9.-]+:\d+)", switch)
+    assert targets and set(targets) <= links, targets
+    readme = (ROOT / "README.md").read_text()
+    moving = readme[readme.index("## Moving from Grafana OnCall") :]
+    moving = moving[: moving.index("\n## ", 1)]
+    named = set(re.findall(r"`([a-z0-9.-]+:\d+)`", moving))
+    assert named and named <= links, named
+    for text in (switch, moving):
+        assert "ALERT_INGEST_LINKS_BASE_URL" in text
