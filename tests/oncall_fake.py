@@ -68,8 +68,9 @@ def destinations() -> dict[str, Any]:
 
 
 class FakeOnCall:
-    def __init__(self, page_size: int = 3) -> None:
+    def __init__(self, page_size: int = 3, base: str = ONCALL_BASE) -> None:
         self.page_size = page_size
+        self.base = base  # OnCall's BASE_URL, which its links and "next" are built from
         self.chains: list[dict[str, Any]] = []
         self.integrations: list[dict[str, Any]] = []
         self.routes: list[dict[str, Any]] = []
@@ -97,7 +98,7 @@ class FakeOnCall:
         integration_id, route_id = oncall_id("C"), oncall_id("R")
         token = link_token()
         link = None if kind in ("manual", "inbound_email") else (
-            f"{ONCALL_BASE}/integrations/v1/{kind}/{token}/"
+            f"{self.base}/integrations/v1/{kind}/{token}/"
         )  # fmt: skip
         item = {
             "maintenance_mode": None,
@@ -227,7 +228,7 @@ class FakeOnCall:
             query = {k: v for k, v in request.query.items() if k != "page"}
             if target > 1:
                 query["page"] = str(target)
-            return f"{ONCALL_BASE}/api/v1/{resource}/?{urlencode(sorted(query.items()))}"
+            return f"{self.base}/api/v1/{resource}/?{urlencode(sorted(query.items()))}"
 
         return {
             "count": len(items),

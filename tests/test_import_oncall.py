@@ -44,6 +44,7 @@ async def test_import_keeps_links_and_routes_alerts_as_oncall_did(
 
     assert code == 0, out
     assert "read 7 integrations" in out and "throttled 1 request" in out
+    assert "OnCall's links are under" not in out
     assert ("/api/v1/integrations/?page=2&perpage=100", 429) in fake.requests
     assert "integrations: 7 create" in out and "routes: 4 create" in out
     assert "escalation chains: 3 create" in out
@@ -130,3 +131,22 @@ async def test_changes_in_oncall_update_in_place(
         ids[seeded[name]["id"]] for name in ("canary", "critical", "team_db")
     ]
     assert routes[2].routing_regex == '{{ payload.commonLabels.team == "dba" }}'
+
+
+async def test_links_under_a_path_prefix_are_kept_and_the_prefix_is_reported(
+    aiohttp_server: AiohttpServer, client: Client, redis: Redis, settings: Settings
+) -> None:
+    fake = FakeOnCall(base="https://example.com/oncall")  # OnCall's BASE_URL has a path
+    am = fake.integration("prod-am", "alertmanager")
+    fake.integration("by hand", "manual")
+    server = await serve(aiohttp_server, fake)
+
+    code, out = await run_import(redis, settings, server)
+
+    assert code == 0, out  # nothing was left out: the switch must strip the prefix
+    assert out.count("note: OnCall's links are under /oncall/integrations/v1/") == 1
+    assert "the proxy must strip /oncall" in out
+    path = am["link"].removeprefix("https://example.com/oncall")
+    assert path.startswith("/integrations/v1/alertmanager/")
+    resp = await client.post(path, json=am_payload("k", alertname="Up"))
+    assert resp.status == 200, await resp.text()

@@ -80,6 +80,12 @@ async def import_oncall(
         return EXIT_FAILED
     if client.throttled:
         out(f"OnCall throttled {client.throttled} request(s); waited as it asked")
+    for prefix in snapshot.link_prefixes():
+        out(
+            f"note: OnCall's links are under {prefix}/integrations/v1/; we serve "
+            f"/integrations/v1/, so the proxy must strip {prefix} (docs/import-oncall.md, "
+            "The switch)"
+        )
     ours = await state.load(redis, org_id, snapshot)
     plan = make_plan(snapshot, ours, settings, skip_unsupported)
     if dry_run:

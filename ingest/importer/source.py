@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ingest.importer.client import NotThere, OnCallClient, OnCallError
 
@@ -82,6 +83,11 @@ class Snapshot:
     webhooks: list[SourceWebhook] = field(default_factory=list)
     pages: dict[str, int] = field(default_factory=dict)
 
+    def link_prefixes(self) -> list[str]:
+        """The paths OnCall's links live under, besides the root (see :func:`link_prefix`)."""
+        found = {link_prefix(_str(i.raw.get("link"))) for i in self.integrations}
+        return sorted(found - {""})
+
 
 def parse_chain(item: dict[str, Any]) -> SourceChain:
     chain_id = _id("escalation chain", item)
@@ -96,6 +102,15 @@ def parse_link(link: str | None) -> tuple[str | None, str | None]:
     if found is None:
         return None, None
     return found["type"], found["token"]
+
+
+def link_prefix(link: str | None) -> str:
+    """The path before ``/integrations/v1/`` in an OnCall link (``/oncall`` when OnCall's
+    ``BASE_URL`` has that path): we serve links at ``/integrations/v1/`` only, so a proxy must
+    strip it. ``""`` when there is none (or no link)."""
+    if not link or (found := LINK_RE.search(link)) is None:
+        return ""
+    return urlsplit(link[: found.start()]).path.rstrip("/")
 
 
 def parse_integration(item: dict[str, Any]) -> SourceIntegration:
