@@ -106,3 +106,30 @@ async def test_a_filter_left_without_imported_integrations_is_not_widened_to_all
         kept = await webhook_store.get(redis, "acme", ids[mixed["id"]])
         assert kept is not None and kept.is_webhook_enabled
         assert kept.integration_filter == [ids[am["id"]]]
+
+
+async def test_escalation_webhooks_arrive_disabled_until_enabled_here(
+    aiohttp_server: AiohttpServer, redis: Redis, settings: Settings
+) -> None:
+    fake = FakeOnCall()
+    fake.integration("prod-am", "alertmanager")
+    step = fake.webhook("page-vendor", "escalation", "https://hooks.example.com/step")
+    server: TestServer = await aiohttp_server(fake.app())
+
+    code, out = await run_import(redis, settings, server)
+
+    assert code == 3, out
+    assert any("page-vendor" in line and "create*" in line and "only from an escalation step"
+               in line and "imported disabled" in line for line in out.splitlines())  # fmt: skip
+    ids = await oncall_ids.load(redis, "acme")
+    hook = await webhook_store.get(redis, "acme", ids[step["id"]])
+    assert hook is not None and not hook.is_webhook_enabled
+    code, out = await run_import(redis, settings, server)
+    assert code == 3 and "outgoing webhooks: 1 unchanged" in out, out
+
+    # enabled here on purpose: a later run keeps it enabled and has nothing left to report
+    await webhook_store.save(redis, "acme", {"is_webhook_enabled": True}, hook.id)
+    code, out = await run_import(redis, settings, server)
+    assert code == 0, out
+    hook = await webhook_store.get(redis, "acme", ids[step["id"]])
+    assert hook is not None and hook.is_webhook_enabled

@@ -6,6 +6,9 @@ must be entered here (``PATCH /api/v1/webhooks/<id>/``) before it is enabled. A 
 our secrets alone (it never sends them) and keeps such a webhook disabled only while its secrets
 are still missing here, so enabling it after entering them sticks.
 
+An ``escalation`` webhook means something else here (see :func:`_escalation`): it is imported
+disabled too, and a later run leaves it enabled once someone enabled it here.
+
 ``integration_filter`` refers to OnCall integrations; each becomes the integration imported from
 it (one that was not imported is dropped from the filter and reported). When none of them was
 imported the filter would be empty, which here means *every* integration: such a webhook is
@@ -57,6 +60,8 @@ def webhook_body(
             "them here, then enable it"
         )
         enabled = False
+    if source.raw.get("trigger_type") == "escalation" and enabled:
+        enabled = _escalation(existing, action)
     known, chosen = _filter(source, plan, action)
     if "integration_filter" in source.raw:
         body["integration_filter"] = chosen
@@ -68,6 +73,22 @@ def webhook_body(
         enabled = False
     body["is_webhook_enabled"] = enabled
     return body, known
+
+
+def _escalation(existing: Webhook | None, action: Action) -> bool:
+    """Whether an ``escalation`` webhook may be enabled here: only once someone enabled it here.
+
+    In OnCall such a webhook runs only when an escalation step names it; here it fires for every
+    new alert group whose route escalates, and escalation steps are not imported. Its meaning
+    changes, so it arrives disabled and stays so (reported) until it is enabled here."""
+    if existing is not None and existing.is_webhook_enabled:
+        return True
+    action.notes.append(
+        "OnCall runs it only from an escalation step (not imported); here it would fire for "
+        "every new alert group whose route escalates: imported disabled; enable it here if "
+        "that is what you want"
+    )
+    return False
 
 
 def _filter(source: SourceWebhook, plan: Plan, action: Action) -> tuple[set[str], list[str]]:
