@@ -150,3 +150,54 @@ async def test_links_under_a_path_prefix_are_kept_and_the_prefix_is_reported(
     assert path.startswith("/integrations/v1/alertmanager/")
     resp = await client.post(path, json=am_payload("k", alertname="Up"))
     assert resp.status == 200, await resp.text()
+
+
+def cloud_label(key: str, value: str, value_id: str | None = "V1") -> dict[str, Any]:
+    """A label as Grafana Cloud's integrations API shows it (ids next to the names)."""
+    return {"key": {"id": f"K-{key}", "name": key}, "value": {"id": value_id, "name": value}}
+
+
+async def test_static_and_dynamic_labels_are_carried_in_any_order(
+    aiohttp_server: AiohttpServer,
+    client: Client,
+    make_token: TokenFactory,
+    redis: Redis,
+    settings: Settings,
+) -> None:
+    auth = await make_token(org="acme")
+    fake = FakeOnCall()
+    am = fake.integration("prod-am", "alertmanager")
+    am["labels"] = [cloud_label("team", "sre"), cloud_label("tier", "gold")]
+    am["dynamic_labels"] = [
+        cloud_label("severity", "{{ payload.commonLabels.severity }}", None),
+        cloud_label("service", "{{ payload.commonLabels.service }}", None),
+    ]
+    server = await serve(aiohttp_server, fake)
+
+    code, out = await run_import(redis, settings, server)
+
+    assert code == 0, out
+    ids = await oncall_ids.load(redis, "acme")
+    shown = await (await client.get(f"/api/v1/integrations/{ids[am['id']]}/", headers=auth)).json()
+    assert [(x["key"]["name"], x["value"]["name"]) for x in shown["labels"]] == [
+        ("team", "sre"), ("tier", "gold")
+    ]  # fmt: skip
+    assert [(x["key"]["name"], x["value"]["name"]) for x in shown["dynamic_labels"]] == [
+        ("severity", "{{ payload.commonLabels.severity }}"),
+        ("service", "{{ payload.commonLabels.service }}"),
+    ]
+
+    # the Cloud API listing the same labels in another order is no change
+    am["labels"].reverse()
+    am["dynamic_labels"].reverse()
+    before = await snapshot(redis)
+    code, out = await run_import(redis, settings, server)
+    assert code == 0 and "integrations: 1 unchanged" in out, out
+    assert await snapshot(redis) == before
+
+    am["labels"][0] = cloud_label("tier", "silver")
+    code, out = await run_import(redis, settings, server)
+    assert code == 0 and "changed: labels" in out, out
+    found = await integration_store.get(redis, "acme", ids[am["id"]])
+    assert found is not None
+    assert sorted((x.key, x.value) for x in found.labels) == [("team", "sre"), ("tier", "silver")]

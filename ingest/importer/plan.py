@@ -32,6 +32,7 @@ from ingest.settings import Settings
 Verb = Literal["create", "update", "unchanged", "skip", "conflict"]
 Kind = Literal["escalation chain", "integration", "route", "webhook"]
 DIRECT_PAGING = "direct_paging"
+LABEL_FIELDS = ("labels", "dynamic_labels")
 
 
 @dataclass
@@ -160,11 +161,24 @@ def _link(source: SourceIntegration, our_type: str, action: Action) -> bool:
     return True
 
 
+def _same(key: str, before: Any, after: Any) -> bool:
+    """Equal, and for label lists equal in any order: Grafana Cloud's API may list an
+    integration's labels in another order from one read to the next (keys are unique in a list,
+    so sorting by key and value loses nothing)."""
+    if key in LABEL_FIELDS and isinstance(before, list) and isinstance(after, list):
+        return sorted(before, key=_label_order) == sorted(after, key=_label_order)
+    return bool(before == after)
+
+
+def _label_order(label: dict[str, str]) -> tuple[str, str]:
+    return label["key"], label["value"]
+
+
 def _changes(existing: Integration, route: Route | None, data: IntegrationInput) -> list[str]:
     after = copy.deepcopy(existing)
     apply_integration(after, data)
     before_doc, after_doc = existing.to_doc(), after.to_doc()
-    changed = [key for key in after_doc if after_doc[key] != before_doc[key]]
+    changed = [key for key in after_doc if not _same(key, before_doc[key], after_doc[key])]
     if route is not None and data.default_route:
         moved = copy.deepcopy(route)
         apply_destinations(moved, data.default_route)
