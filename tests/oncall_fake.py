@@ -109,7 +109,7 @@ class FakeOnCall:
             "description_short": None,
             "team_id": None,
             "link": link,
-            "inbound_email": None,
+            "inbound_email": f"{token}@inbound.oncall.example" if kind == "inbound_email" else None,
             "type": kind,
             "templates": templates(**template_changes),
             "heartbeat": {"link": f"{link}heartbeat/"} if heartbeat and link else None,

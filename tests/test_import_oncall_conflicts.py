@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from ingest.embedded_redis import EmbeddedRedis
 from ingest.settings import Settings
 from ingest.store import integrations as integration_store
-from ingest.store import oncall_ids
+from ingest.store import keys, oncall_ids
 from tests.conftest import TokenFactory
 from tests.import_helpers import run_import, snapshot, standard
 from tests.oncall_fake import TOKEN, FakeOnCall
@@ -84,6 +84,7 @@ async def test_name_conflict_invalid_template_and_label_route_are_reported(
     taken = fake.integration("taken name", "webhook")
     hook = fake.integration("hook", "webhook", web={"title": "{{ payload.x | nofilter }}"})
     am = fake.integration("am", "alertmanager")
+    mail = fake.integration("mailbox", "inbound_email")
     fake.route(am, 0, "labels", None)
     fake.route(am, 1, "regex", "[unclosed")
     auth = await make_token(org="acme")
@@ -103,6 +104,32 @@ async def test_name_conflict_invalid_template_and_label_route_are_reported(
                for line in lines)  # fmt: skip
     assert any("am #1" in line and "label route" in line for line in lines)
     assert any("am #2" in line and "Regular expression is incorrect" in line for line in lines)
+    assert mail["id"] not in ids and "same link" not in out
+    assert any("mailbox (inbound_email)" in line and "skip" in line and "by email, which we do "
+               "not receive" in line for line in lines)  # fmt: skip
+
+
+async def test_a_token_held_here_by_another_integration_is_a_conflict_naming_it(
+    aiohttp_server: AiohttpServer, redis: Redis, settings: Settings
+) -> None:
+    fake = FakeOnCall()
+    am = fake.integration("prod-am", "alertmanager")
+    server: TestServer = await aiohttp_server(fake.app())
+    assert (await run_import(redis, settings, server))[0] == 0
+    ours = await integration_store.get(
+        redis, "acme", (await oncall_ids.load(redis, "acme"))[am["id"]]
+    )
+    assert ours is not None
+    ours.name = "prod-am (ours)"  # renamed here, and the import's memory of it lost
+    await integration_store.save(redis, ours)
+    await redis.delete(keys.org_oncall_ids("acme"))
+    before = await snapshot(redis)
+
+    code, out = await run_import(redis, settings, server)
+
+    assert code == 3, out
+    assert f"integration 'prod-am (ours)' ({ours.id}) here already uses its link token" in out
+    assert await snapshot(redis) == before
 
 
 async def test_refused_token_and_missing_token(

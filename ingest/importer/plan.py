@@ -32,6 +32,7 @@ from ingest.settings import Settings
 Verb = Literal["create", "update", "unchanged", "skip", "conflict"]
 Kind = Literal["escalation chain", "integration", "route", "webhook"]
 DIRECT_PAGING = "direct_paging"
+INBOUND_EMAIL = "inbound_email"
 LABEL_FIELDS = ("labels", "dynamic_labels")
 
 
@@ -134,6 +135,12 @@ def chain_reference(chain: str | None, plan: Plan, notes: list[str], what: str) 
 def _our_type(source: SourceIntegration, skip_unsupported: bool, action: Action) -> str | None:
     if source.type == DIRECT_PAGING:
         action.reason = "OnCall's direct paging integration: it receives no alerts from senders"
+        return None
+    if source.type == INBOUND_EMAIL:
+        # it has no link to keep, and its senders send email: as a webhook it would receive nothing
+        action.reason = (
+            "OnCall's inbound email integration: alerts reach it by email, which we do not receive"
+        )
         return None
     if source.type in INTEGRATION_TYPES:
         return source.type
