@@ -20,7 +20,9 @@ async def run_import(
     lines: list[str] = []
     async with aiohttp.ClientSession() as session:
         client = OnCallClient(session, str(server.make_url("/")), TOKEN)
-        code = await import_oncall(redis, settings, client, org, out=lines.append, **options)
+        code = await import_oncall(
+            redis, settings, client, org, out=lines.append, err=lines.append, **options
+        )
     return code, "\n".join(lines)
 
 

@@ -23,17 +23,18 @@ Client = TestClient[Any, Any]
 AiohttpServer = Any
 
 
-async def cli(server: EmbeddedRedis, *args: str, token: str | None = TOKEN) -> tuple[int, str]:
+async def cli(server: EmbeddedRedis, *args: str, token: str | None = TOKEN) -> tuple[int, str, str]:
+    """The exit code, stdout and stderr of ``alert-ingest import oncall ARGS``."""
     env = {**os.environ, "ALERT_INGEST_REDIS_URL": server.url}
     env.pop("ALERT_INGEST_IMPORT_TOKEN", None)
     if token is not None:
         env["ALERT_INGEST_IMPORT_TOKEN"] = token
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "alert_ingest.cli", "import", "oncall", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, _ = await proc.communicate()
-    return await proc.wait(), out.decode()
+    out, err = await proc.communicate()
+    return await proc.wait(), out.decode(), err.decode()
 
 
 async def test_conflicts_and_unsupported_types_exit_3(
@@ -48,7 +49,7 @@ async def test_conflicts_and_unsupported_types_exit_3(
     datadog = fake.integration("dd", "datadog")
     server: TestServer = await aiohttp_server(fake.app())
     url = str(server.make_url("/"))
-    code, out = await cli(redis_server, "--url", url, "--org", "first")
+    code, out, _ = await cli(redis_server, "--url", url, "--org", "first")
     assert code == 3, out
     assert "type 'datadog' is not supported here: imported as webhook (same link)" in out
     # the sender's URL keeps working although the type here is webhook
@@ -64,7 +65,7 @@ async def test_conflicts_and_unsupported_types_exit_3(
     )
     assert resp.status == 201
     before = await snapshot(redis)
-    code, out = await cli(redis_server, "--url", url, "--org", "second", "--skip-unsupported")
+    code, out, _ = await cli(redis_server, "--url", url, "--org", "second", "--skip-unsupported")
     assert code == 3, out
     assert out.count("an integration of another organization already uses its link token") == 6
     assert "type 'datadog' is not supported here (--skip-unsupported)" in out
@@ -137,10 +138,12 @@ async def test_refused_token_and_missing_token(
 ) -> None:
     server: TestServer = await aiohttp_server(FakeOnCall().app())
     url = str(server.make_url("/"))
-    code, out = await cli(redis_server, "--url", url, "--org", "acme", "--token", "wrong")
-    assert code == 1 and "OnCall refused the token (403" in out
-    code, out = await cli(redis_server, "--url", url, "--org", "acme", token=None)
-    assert code == 2 and "give --token or set ALERT_INGEST_IMPORT_TOKEN" in out
-    code, out = await cli(redis_server, "--url", "ftp://x", "--org", "acme")
-    assert code == 2 and "is not an http(s) URL" in out
+    # every failure is one line on stderr, as the README says of every command
+    code, out, err = await cli(redis_server, "--url", url, "--org", "acme", "--token", "wrong")
+    assert code == 1 and err.startswith("error: OnCall refused the token (403"), err
+    assert len(err.splitlines()) == 1 and "refused" not in out, out
+    code, out, err = await cli(redis_server, "--url", url, "--org", "acme", token=None)
+    assert code == 2 and "give --token or set ALERT_INGEST_IMPORT_TOKEN" in err and not out
+    code, out, err = await cli(redis_server, "--url", "ftp://x", "--org", "acme")
+    assert code == 2 and "is not an http(s) URL" in err
     assert await redis.dbsize() == 0

@@ -48,6 +48,10 @@ def add_parser(sub: Any) -> None:
     )
 
 
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def make_plan(
     snapshot: Snapshot, ours: state.Ours, settings: Settings, skip_unsupported: bool
 ) -> Plan:
@@ -71,12 +75,14 @@ async def import_oncall(
     dry_run: bool = False,
     skip_unsupported: bool = False,
     out: Print = print,
+    err: Print = _stderr,
 ) -> int:
-    """Run the import and print as it goes; returns the exit code (0, 1 or 3)."""
+    """Run the import and print as it goes; returns the exit code (0, 1 or 3). Why OnCall could
+    not be read goes to ``err`` (stderr), as every command's failure does."""
     try:
         snapshot = await read_oncall(client, out)
     except OnCallError as exc:
-        out(f"error: {exc}")
+        err(f"error: {exc}")
         return EXIT_FAILED
     if client.throttled:
         out(f"OnCall throttled {client.throttled} request(s); waited as it asked")
