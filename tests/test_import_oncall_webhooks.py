@@ -133,3 +133,21 @@ async def test_escalation_webhooks_arrive_disabled_until_enabled_here(
     assert code == 0, out
     hook = await webhook_store.get(redis, "acme", ids[step["id"]])
     assert hook is not None and hook.is_webhook_enabled
+
+
+async def test_a_vendor_preset_is_noted(
+    aiohttp_server: AiohttpServer, redis: Redis, settings: Settings
+) -> None:
+    fake = FakeOnCall()
+    fake.webhook("plain", "resolve", "https://hooks.example.com/p", preset="simple_webhook")
+    fake.webhook("vendor", "resolve", "https://vendor.example.com/v", preset="vendor_tickets")
+    server: TestServer = await aiohttp_server(fake.app())
+
+    code, out = await run_import(redis, settings, server)
+
+    assert code == 3, out
+    lines = out.splitlines()
+    assert any(line.startswith("webhook") and "plain" in line and "create" in line
+               and "*" not in line for line in lines)  # fmt: skip
+    assert any("vendor" in line and "create*" in line and "preset 'vendor_tickets' may change "
+               "its request" in line for line in lines)  # fmt: skip

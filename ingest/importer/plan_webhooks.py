@@ -35,6 +35,9 @@ ONCALL_SECRETS = ("password", "authorization_header")
 COPIED = ("name", "url", "http_method", "trigger_type", "data", "headers", "trigger_template",
           "username", "forward_all")  # fmt: skip
 PENDING_PREFIX = "C-pending-"
+# OnCall's presets that send the webhook's fields as stored; any other preset (a vendor's) may
+# rewrite the request when the webhook runs, which is not carried here
+PLAIN_PRESETS = (None, "simple_webhook", "advanced_webhook")
 
 
 def needs_secrets(source: SourceWebhook, existing: Webhook | None) -> list[str]:
@@ -60,6 +63,12 @@ def webhook_body(
             "them here, then enable it"
         )
         enabled = False
+    preset = source.raw.get("preset")
+    if preset not in PLAIN_PRESETS:
+        action.notes.append(
+            f"OnCall's preset {preset!r} may change its request when it runs, which is not "
+            "carried: check its URL, headers and data here"
+        )
     if source.raw.get("trigger_type") == "escalation" and enabled:
         enabled = _escalation(existing, action)
     known, chosen = _filter(source, plan, action)
