@@ -110,24 +110,28 @@ async def test_name_conflict_invalid_template_and_label_route_are_reported(
                "not receive" in line for line in lines)  # fmt: skip
 
 
-async def test_a_token_held_here_by_another_integration_is_a_conflict_naming_it(
+async def test_a_token_held_here_is_taken_back_after_a_stopped_run_else_a_conflict_naming_it(
     aiohttp_server: AiohttpServer, redis: Redis, settings: Settings
 ) -> None:
     fake = FakeOnCall()
     am = fake.integration("prod-am", "alertmanager")
     server: TestServer = await aiohttp_server(fake.app())
     assert (await run_import(redis, settings, server))[0] == 0
-    ours = await integration_store.get(
-        redis, "acme", (await oncall_ids.load(redis, "acme"))[am["id"]]
-    )
+    ids = await oncall_ids.load(redis, "acme")
+    # as if the run had stopped between creating the integration and remembering it
+    await redis.hdel(keys.org_oncall_ids("acme"), am["id"], am["default_route"]["id"])  # type: ignore[misc]
+    code, out = await run_import(redis, settings, server)
+    assert code == 0, out
+    assert "integrations: 1 unchanged" in out and "stopped before remembering it" in out
+    assert await oncall_ids.load(redis, "acme") == ids
+
+    ours = await integration_store.get(redis, "acme", ids[am["id"]])
     assert ours is not None
     ours.name = "prod-am (ours)"  # renamed here, and the import's memory of it lost
     await integration_store.save(redis, ours)
     await redis.delete(keys.org_oncall_ids("acme"))
     before = await snapshot(redis)
-
     code, out = await run_import(redis, settings, server)
-
     assert code == 3, out
     assert f"integration 'prod-am (ours)' ({ours.id}) here already uses its link token" in out
     assert await snapshot(redis) == before

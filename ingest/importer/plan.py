@@ -217,6 +217,9 @@ def plan_integration(
         return action
     existing = ours.integrations.get(ours.imported(source.id) or "")
     owner = ours.token_owners.get(action.token or "")
+    adopted = existing is None and _left_by_a_stopped_run(owner, source, our_type, ours)
+    if adopted:
+        existing = owner
     if owner is not None and (existing is None or owner.id != existing.id):
         holder = (
             f"integration '{owner.name}' ({owner.id}) here"
@@ -253,4 +256,23 @@ def plan_integration(
         action.verb, action.reason = "update", "changed: " + ", ".join(dict.fromkeys(changed))
     else:
         action.verb = "unchanged"
+    if adopted:
+        found = "already here with its link token and name (an earlier run stopped before "
+        action.reason = "; ".join(filter(None, [found + "remembering it)", action.reason]))
     return action
+
+
+def _left_by_a_stopped_run(
+    owner: Integration | None, source: SourceIntegration, our_type: str, ours: Ours
+) -> bool:
+    """Whether the integration holding the link token is the one an earlier run created from
+    ``source`` but stopped before remembering (same organization, name, team and type, and not
+    remembered as another OnCall object, and without routes yet, as routes come after every
+    integration): it is taken as imported, so running again is enough."""
+    return (
+        owner is not None
+        and owner.id in ours.integrations
+        and not ours.routes.get(owner.id)
+        and (owner.name, owner.team_id, owner.type) == (source.name, source.team_id, our_type)
+        and owner.id not in set(ours.ids.values())
+    )
