@@ -99,15 +99,18 @@ def origin(url: str) -> tuple[str, str, int] | None:
     return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
 
 
-def url_problem(url: str, base_url: str, allowed: Iterable[IPNetwork] = ()) -> str | None:
-    """Why a (rendered) URL may not be used: malformed, this service itself, or a refused
-    literal address. A host name passes here; its addresses are checked after resolution."""
+def url_problem(url: str, own_urls: Iterable[str], allowed: Iterable[IPNetwork] = ()) -> str | None:
+    """Why a (rendered) URL may not be used: malformed, this service itself (any of
+    ``own_urls``: the API's base URL and, where links are served apart, the links' base URL),
+    or a refused literal address. A host name passes here; its addresses are checked after
+    resolution."""
     target = origin(url)
     if target is None:
         return "must be an http:// or https:// URL with a host"
-    own = origin(base_url)
-    if own is not None and target[1:] == own[1:]:
-        return "must not point at this service's own base URL"
+    for own_url in own_urls:
+        own = origin(own_url)
+        if own is not None and target[1:] == own[1:]:
+            return "must not point at this service's own base URL"
     address = literal_address(target[1])
     if address is not None:
         return address_refusal(address, allowed)

@@ -146,6 +146,11 @@ class Settings:
         """Where the integration links are served (``LINKS_BASE_URL``, else ``BASE_URL``)."""
         return self.links_base_url.rstrip("/") or self.link_base
 
+    @property
+    def own_urls(self) -> tuple[str, ...]:
+        """This service's own addresses, which an outgoing webhook may not call (a loop)."""
+        return tuple(url for url in (self.base_url, self.links_base_url) if url)
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 

@@ -165,6 +165,20 @@ async def test_allowed_networks_let_a_literal_address_through(
     assert refused.status == 400
 
 
+async def test_the_links_own_address_is_refused_too(
+    aiohttp_client: AiohttpClient, settings: Settings, redis: Redis, make_token: TokenFactory
+) -> None:
+    """With links served apart (``LINKS_BASE_URL``), a webhook aimed at them would post every
+    alert back in as a new one: a loop, refused like the API's own base URL."""
+    apart = settings.replace(links_base_url="https://links.example.com")
+    client = await aiohttp_client(create_app(apart))
+    auth = await make_token(scopes=WEBHOOK_SCOPES)
+    url = "https://links.example.com/integrations/v1/webhook/T0k3n/"
+    refused = await client.post(URL, json={**MINIMAL, "url": url}, headers=auth)
+    assert refused.status == 400
+    assert "own base URL" in (await refused.json())["url"][0]
+
+
 async def test_names_are_unique_per_organization(
     client: Client, wh_auth: dict[str, str], make_token: TokenFactory
 ) -> None:

@@ -68,11 +68,12 @@ def test_allowed_networks_opt_back_in_mapped_forms_included() -> None:
         ("http:///path", "http://"),
         ("http://example.com:99999/", "http://"),
         ("https://svc.example.com/api/v1/x", "own base URL"),
+        ("https://links.example.com:443/integrations/v1/webhook/t/", "own base URL"),
         ("https://example.com/hook", None),
     ],
 )
 def test_url_problems(url: str, fragment: str | None) -> None:
-    problem = url_problem(url, "https://svc.example.com")
+    problem = url_problem(url, ["https://svc.example.com", "https://links.example.com"])
     if fragment is None:
         assert problem is None
     else:

@@ -70,7 +70,7 @@ def _template(
     if bool(errors) != before or _has_markup(text):
         return text
     if name == "url":
-        problem = url_problem(text.strip(), settings.base_url, settings.webhook_allowed_networks)
+        problem = url_problem(text.strip(), settings.own_urls, settings.webhook_allowed_networks)
         if problem:
             errors.add((name,), f"Invalid URL: {problem}.")
     elif name == "headers":

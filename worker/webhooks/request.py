@@ -106,7 +106,7 @@ def prepare(
     if url is None:
         return Problem("URL", error)
     url = url.strip()
-    problem = url_problem(url, settings.base_url, settings.webhook_allowed_networks)
+    problem = url_problem(url, settings.own_urls, settings.webhook_allowed_networks)
     if problem:
         return Problem("URL", problem, url)
     context = escaped(payload) if webhook.headers or webhook.data else payload
