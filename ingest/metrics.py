@@ -48,7 +48,8 @@ RATE_LIMITED = Counter(
 )
 ENQUEUE_FAILURES = Counter(
     f"{NS}_enqueue_failures_total",
-    "Link and heartbeat requests answered 503 because Redis was unreachable or did not answer.",
+    "Link, heartbeat, PagerDuty and Opsgenie requests answered 503 because Redis was "
+    "unreachable or did not answer.",
 )
 QUEUE_DEPTH = Gauge(
     f"{NS}_queue_depth",

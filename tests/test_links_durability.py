@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from ingest.api.app import create_app
@@ -17,9 +18,10 @@ from tests.queue_helpers import queued_jobs
 
 
 async def setup_link(
-    aiohttp_client: AiohttpClient, server: EmbeddedRedis, **overrides: Any
+    aiohttp_client: AiohttpClient, server: EmbeddedRedis, kind: str = "webhook", **overrides: Any
 ) -> tuple[Any, str, Redis]:
-    """The app on ``server`` (rate limits out of the way), a webhook link, a Redis client."""
+    """The app on ``server`` (rate limits out of the way), a link of a ``kind`` integration, a
+    Redis client."""
     redis = Redis.from_url(server.url)
     _, secret = await tokens.create_token(redis, "org1", ALL_SCOPES)
     settings = Settings(
@@ -31,10 +33,15 @@ async def setup_link(
     )
     client = await aiohttp_client(create_app(settings))
     resp = await client.post(
-        "/api/v1/integrations/", json={"type": "webhook"}, headers={"Authorization": secret}
+        "/api/v1/integrations/", json={"type": kind}, headers={"Authorization": secret}
     )
     link = (await resp.json())["link"].replace("http://testserver", "")
     return client, link, redis
+
+
+def enqueue_failures() -> float:
+    """``alert_ingest_enqueue_failures_total`` now (the registry is the process's)."""
+    return REGISTRY.get_sample_value("alert_ingest_enqueue_failures_total") or 0.0
 
 
 async def test_redis_down_gives_503_then_recovers(
@@ -43,11 +50,13 @@ async def test_redis_down_gives_503_then_recovers(
     client, link, redis = await setup_link(aiohttp_client, own_redis_server)
     assert (await client.post(link, json={"n": 0})).status == 200
     own_redis_server.stop()
+    failures = enqueue_failures()
     for n in range(5):
         resp = await client.post(link, json={"n": 1 + n / 10})
         assert resp.status == 503
     assert int(resp.headers["Retry-After"]) > 0
     assert "detail" in await resp.json()
+    assert enqueue_failures() == failures + 5  # once per failed post
     outage_lines = [r for r in caplog.records if r.getMessage().startswith("redis unavailable")]
     assert len(outage_lines) == 1  # one line per failure burst, not one per request
     ready = await client.get("/health/ready")

@@ -12,8 +12,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from ingest.api.errors import RETRY_AFTER_UNAVAILABLE
+from ingest.embedded_redis import EmbeddedRedis
 from ingest.settings import Settings
+from tests.conftest import AiohttpClient
 from tests.queue_helpers import queued_jobs
+from tests.test_links_durability import enqueue_failures, setup_link
 from tests.test_pagerduty_api import make, state
 from tests.worker_helpers import all_groups, drain, group_alerts
 
@@ -298,3 +302,35 @@ async def test_actions_on_an_unknown_alias_open_no_group(
     await drain(settings)
     assert await all_groups(redis) == []
     assert await queued_jobs(redis) == []
+
+
+async def test_redis_down_answers_opsgenies_503_and_counts_each_failure(
+    aiohttp_client: AiohttpClient, own_redis_server: EmbeddedRedis
+) -> None:
+    client, link, redis = await setup_link(aiohttp_client, own_redis_server, "opsgenie")
+    cached = link.rstrip("/").rsplit("/", 1)[1]
+    assert accepted(await call(client, cached, {"message": "m"}))  # the link cache knows it
+    _, never_looked_up, _ = await setup_link(aiohttp_client, own_redis_server, "opsgenie")
+    uncached = never_looked_up.rstrip("/").rsplit("/", 1)[1]
+    own_redis_server.stop()
+    failures = enqueue_failures()
+    calls = [
+        (cached, "/v2/alerts", "POST"),  # the enqueue fails
+        (uncached, "/v2/alerts", "POST"),  # the key's lookup fails
+        (cached, "/v2/alerts/123/close", "POST"),  # the group's lookup fails
+        (cached, "/v2/alerts/a/message?identifierType=alias", "PUT"),
+        (cached, link, "POST"),
+        (uncached, never_looked_up, "POST"),
+    ]
+    for key, path, method in calls:
+        resp = await client.request(method, path, json={"message": "m"}, headers=genie(key))
+        status, answer = resp.status, await resp.json()
+        assert status == 503, path
+        assert answer.pop("requestId") == resp.headers["X-Request-ID"], path
+        assert isinstance(answer.pop("took"), float), path
+        assert answer == {"message": "Temporarily unable to accept requests; retry later."}, path
+        assert resp.headers["Retry-After"] == RETRY_AFTER_UNAVAILABLE, path
+    assert enqueue_failures() == failures + len(calls)
+    own_redis_server.start()
+    assert accepted(await call(client, cached, {"message": "m"}))
+    await redis.aclose()

@@ -11,9 +11,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from ingest.api.errors import RETRY_AFTER_UNAVAILABLE
+from ingest.embedded_redis import EmbeddedRedis
 from ingest.settings import Settings
 from ingest.store.change_events import ChangeEvents
+from tests.conftest import AiohttpClient
 from tests.queue_helpers import queued_jobs
+from tests.test_links_durability import enqueue_failures, setup_link
 from tests.worker_helpers import all_groups, drain
 
 Client = TestClient[Any, Any]
@@ -385,3 +389,37 @@ async def test_acknowledge_and_resolve_without_an_open_group_are_dropped(
     await drain(settings)
     [group] = await all_groups(redis)
     assert state(group) == "resolved" and group["alerts_count"] == "2"
+
+
+PD_UNAVAILABLE = {
+    "status": "unavailable",
+    "message": "Temporarily unable to accept events; retry later.",
+}
+
+
+async def test_redis_down_answers_pagerdutys_503_and_counts_each_failure(
+    aiohttp_client: AiohttpClient, own_redis_server: EmbeddedRedis
+) -> None:
+    client, link, redis = await setup_link(aiohttp_client, own_redis_server, "pagerduty")
+    cached = link.rstrip("/").rsplit("/", 1)[1]
+    assert (await post(client, trigger(cached)))[0] == 202  # the link cache now knows ``cached``
+    _, never_looked_up, _ = await setup_link(aiohttp_client, own_redis_server, "pagerduty")
+    uncached = never_looked_up.rstrip("/").rsplit("/", 1)[1]
+    change = {"routing_key": cached, "payload": {"summary": "Deployed v2"}}
+    own_redis_server.stop()
+    failures = enqueue_failures()
+    posts = [
+        ("/v2/enqueue", trigger(cached)),  # the enqueue fails
+        ("/v2/enqueue", trigger(uncached)),  # the key's lookup fails
+        ("/v2/change/enqueue", change),
+        (link, trigger(cached)),
+        (never_looked_up, trigger(uncached)),
+    ]
+    for path, body in posts:
+        resp = await client.post(path, json=body)
+        assert (resp.status, await resp.json()) == (503, PD_UNAVAILABLE), path
+        assert resp.headers["Retry-After"] == RETRY_AFTER_UNAVAILABLE, path
+    assert enqueue_failures() == failures + len(posts)
+    own_redis_server.start()
+    assert (await post(client, trigger(cached)))[0] == 202
+    await redis.aclose()

@@ -1,19 +1,23 @@
 """Domain errors mapped one-to-one to HTTP answers, and the middleware that applies the mapping.
 
-Handlers raise; they never build error responses themselves. Redis unreachable (``RedisError``,
-``OSError``, or :class:`Unavailable` raised after logging it) becomes ``503`` with
-``Retry-After`` on every endpoint, links and public API alike, logged once per outage rather than
-once per request (``UnavailableLog``). Anything else unexpected becomes a JSON 500 without a
-traceback (the traceback goes to the log), and aiohttp's own 404/405/413 become the same JSON
-shapes as ours.
+Handlers raise; they never build error responses themselves. Redis unreachable (``RedisError``
+or ``OSError`` from anywhere in a handler) becomes ``503`` with ``Retry-After`` on every endpoint,
+links and public API alike; no handler catches these itself. The outage is logged once when it
+starts and once when it ends rather than once per request (``UnavailableLog``), and every link,
+heartbeat, PagerDuty or Opsgenie request it fails counts once in
+``alert_ingest_enqueue_failures_total``. The body is ``{"detail": ...}`` unless the handler is
+marked with :func:`outage_body`: the PagerDuty and Opsgenie endpoints answer in their own shapes,
+because their senders parse them. Anything else unexpected becomes a JSON 500 without a traceback
+(the traceback goes to the log), and aiohttp's own 404/405/413 become the same JSON shapes as ours.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -121,23 +125,49 @@ class UnavailableLog:
 UNAVAILABLE_LOG = web.AppKey("unavailable_log", UnavailableLog)
 
 
-def unavailable() -> web.Response:
-    """Redis did not answer: 503 with ``Retry-After``, so senders and clients try again."""
-    return json_response(
-        {"detail": "Temporarily unable to reach storage; retry later."},
-        503,
-        {"Retry-After": RETRY_AFTER_UNAVAILABLE},
-    )
-
-
 REDIS_ERRORS = (RedisError, OSError)
-
-
-class Unavailable(Exception):
-    """Redis did not answer and the failure is logged: answer 503 with ``Retry-After``."""
-
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+OutageBody = Callable[[web.Request], tuple[Any, dict[str, str]]]
+"""The JSON body and extra headers of a route's 503 when Redis is unreachable."""
+OUTAGE_BODY: web.RequestKey[OutageBody] = web.RequestKey("outage_body")
+AnyResponse = TypeVar("AnyResponse", bound=web.StreamResponse)
+
+
+def default_outage_body(request: web.Request) -> tuple[Any, dict[str, str]]:
+    return {"detail": "Temporarily unable to reach storage; retry later."}, {}
+
+
+def outage_body(
+    body: OutageBody,
+) -> Callable[
+    [Callable[[web.Request], Awaitable[AnyResponse]]],
+    Callable[[web.Request], Awaitable[AnyResponse]],
+]:
+    """Mark a handler whose 503 for an unreachable Redis has its own body (a dialect's).
+
+    The middleware still answers it, with the status, ``Retry-After``, the outage log and the
+    failure count that every other endpoint gets; only the body and extra headers come from
+    ``body``. The mark is set before the handler runs, so a failure anywhere in it (the key's
+    lookup included) answers in the dialect's shape.
+    """
+
+    def mark(
+        handler: Callable[[web.Request], Awaitable[AnyResponse]],
+    ) -> Callable[[web.Request], Awaitable[AnyResponse]]:
+        @functools.wraps(handler)
+        async def marked(request: web.Request) -> AnyResponse:
+            request[OUTAGE_BODY] = body
+            return await handler(request)
+
+        return marked
+
+    return mark
+
+
+def unavailable(request: web.Request) -> web.Response:
+    """Redis did not answer: 503 with ``Retry-After``, so senders and clients try again."""
+    body, headers = request.get(OUTAGE_BODY, default_outage_body)(request)
+    return json_response(body, 503, {**headers, "Retry-After": RETRY_AFTER_UNAVAILABLE})
 
 
 @web.middleware
@@ -156,12 +186,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.content_type == "application/json":
             raise
         return _from_http_exception(exc, request)
-    except (Unavailable, *REDIS_ERRORS) as exc:
-        if not isinstance(exc, Unavailable):
-            outage.failed(exc)
+    except REDIS_ERRORS as exc:
+        outage.failed(exc)
         if metrics.handler_kind(request) in ("link", "heartbeat"):
             metrics.ENQUEUE_FAILURES.inc()
-        return unavailable()
+        return unavailable(request)
     except Exception:
         # the route's pattern, not the path: a link path carries the integration's secret token
         route = request.match_info.route.resource

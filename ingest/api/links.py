@@ -29,14 +29,7 @@ from aiohttp import web
 from ingest import metrics
 from ingest.api import context, rejections
 from ingest.api.body import FORM_TYPES, FileUploadError, is_json_type, parse_json, read_form
-from ingest.api.errors import (
-    REDIS_ERRORS,
-    UNAVAILABLE_LOG,
-    ApiError,
-    Unavailable,
-    detail,
-    json_response,
-)
+from ingest.api.errors import ApiError, detail, json_response
 from ingest.link_cache import LinkCache
 from ingest.models import INTEGRATION_TYPES, Integration
 from ingest.queue import Enqueuer, EnqueueResult, EnqueueStatus
@@ -60,19 +53,16 @@ def title(slug: str) -> str:
 
 
 async def find_integration(request: web.Request, token: str) -> Integration | None:
-    """The live integration of a link token (cached briefly); raises :class:`Unavailable`."""
-    try:
-        found = await request.app[LINK_CACHE].get(token)
-    except REDIS_ERRORS as exc:
-        request.app[UNAVAILABLE_LOG].failed(exc)
-        raise Unavailable() from exc
+    """The live integration of a link token (cached briefly). Redis errors propagate: the error
+    middleware answers them (503)."""
+    found = await request.app[LINK_CACHE].get(token)
     if found is not None:
         request[rejections.INTEGRATION_ID] = found.id  # for the rejection log
     return found
 
 
 async def _integration(request: web.Request) -> Integration | web.Response:
-    found = await find_integration(request, request.match_info["token"])  # Unavailable: 503
+    found = await find_integration(request, request.match_info["token"])
     if found is None:
         return text(403, NOT_FOUND_TEXT)
     return found
@@ -205,21 +195,17 @@ async def enqueue(
     """Durably queue one request's alerts under the integration's and organization's limits.
 
     Shared by every way in (native links and the PagerDuty/Opsgenie dialects): counts accepted
-    and rate-limited requests, forgets a link found gone, and raises :class:`Unavailable` when
-    Redis does not acknowledge (the sender is told to retry).
+    and rate-limited requests, and forgets a link found gone. When Redis does not acknowledge,
+    its error propagates to the error middleware, which tells the sender to retry (503).
     """
-    try:
-        result = await request.app[ENQUEUER].enqueue(
-            integration.org_id,
-            integration.id,
-            token,
-            limits_of(integration, request),
-            payloads,
-            notes,
-        )
-    except REDIS_ERRORS as exc:
-        request.app[UNAVAILABLE_LOG].failed(exc)
-        raise Unavailable() from exc
+    result = await request.app[ENQUEUER].enqueue(
+        integration.org_id,
+        integration.id,
+        token,
+        limits_of(integration, request),
+        payloads,
+        notes,
+    )
     if result.status == EnqueueStatus.ACCEPTED:
         ACCEPTED_BY_TYPE[integration.type].inc(len(result.alert_ids))
     elif result.status == EnqueueStatus.GONE:

@@ -39,14 +39,7 @@ from aiohttp import web
 
 from ingest.api import context, links
 from ingest.api.body import parse_json
-from ingest.api.errors import (
-    REDIS_ERRORS,
-    RETRY_AFTER_UNAVAILABLE,
-    UNAVAILABLE_LOG,
-    ApiError,
-    Unavailable,
-    json_response,
-)
+from ingest.api.errors import ApiError, json_response, outage_body
 from ingest.api.validation import type_name
 from ingest.models import Integration
 from ingest.queue import EnqueueStatus
@@ -183,36 +176,28 @@ def normalise_create(request: web.Request, body: dict[str, Any]) -> dict[str, An
 
 
 async def authenticate(request: web.Request) -> tuple[Integration, str]:
-    """The ``opsgenie`` integration whose link token is the ``GenieKey``; else 401 (or 503)."""
+    """The ``opsgenie`` integration whose link token is the ``GenieKey``; else 401."""
     scheme, _, key = request.headers.get("Authorization", "").strip().partition(" ")
     key = key.strip()
     if scheme.lower() != "geniekey" or not key:
         raise error(request, 401, "Could not authenticate: send 'Authorization: GenieKey <key>'.")
-    found = await _find(request, key)
+    found = await links.find_integration(request, key)
     if found is None or found.type != TYPE:
         raise error(request, 401, "Could not authenticate: unknown key.")
     return found, key
 
 
-async def _find(request: web.Request, key: str) -> Integration | None:
-    try:
-        return await links.find_integration(request, key)
-    except Unavailable:
-        raise unavailable(request) from None
-
-
-def unavailable(request: web.Request) -> ApiError:
+def unavailable(request: web.Request) -> tuple[dict[str, Any], dict[str, str]]:
+    """Opsgenie's body for a 503; ``ingest.api.errors`` answers it with ``Retry-After``."""
     message = "Temporarily unable to accept requests; retry later."
-    return error(request, 503, message, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE})
+    _, body, headers = answer(request, 503, {"message": message}, {})
+    return body, headers
 
 
 async def enqueue(
     request: web.Request, integration: Integration, key: str, payload: dict[str, Any]
 ) -> web.Response:
-    try:
-        result = await links.enqueue(request, integration, key, [payload])
-    except Unavailable:
-        raise unavailable(request) from None
+    result = await links.enqueue(request, integration, key, [payload])
     if result.status == EnqueueStatus.ACCEPTED:
         return accepted(request)
     if result.status == EnqueueStatus.GONE:
@@ -222,6 +207,7 @@ async def enqueue(
     raise error(request, 429, message, headers={"Retry-After": str(result.retry_after)})
 
 
+@outage_body(unavailable)
 async def create(request: web.Request) -> web.Response:
     """``POST /v2/alerts``."""
     request[STARTED] = time.perf_counter()
@@ -230,6 +216,7 @@ async def create(request: web.Request) -> web.Response:
     return await enqueue(request, integration, key, body)
 
 
+@outage_body(unavailable)
 async def post_link(request: web.Request) -> web.StreamResponse:
     """``POST /integrations/v1/opsgenie/<token>/``: a create, the integration named by the URL."""
     found = await links.link_integration(request)
@@ -242,21 +229,18 @@ async def post_link(request: web.Request) -> web.StreamResponse:
 async def alias_of(request: web.Request, integration: Integration, identifier: str) -> str | None:
     """The alias of an open group of ``integration`` with id ``identifier``; None when none."""
     redis = context.redis(request)
-    try:
-        group = await groups.get_group(redis, identifier)
-        if group is None or group.get("integration_id") != integration.id:
-            return None
-        if group.get("resolved_at") or not group.get("last_alert_id"):
-            return None
-        found = await groups.alerts(redis, [group["last_alert_id"]])
-    except REDIS_ERRORS as exc:
-        request.app[UNAVAILABLE_LOG].failed(exc)
-        raise unavailable(request) from None
+    group = await groups.get_group(redis, identifier)
+    if group is None or group.get("integration_id") != integration.id:
+        return None
+    if group.get("resolved_at") or not group.get("last_alert_id"):
+        return None
+    found = await groups.alerts(redis, [group["last_alert_id"]])
     payload = found[0].get("payload") if found else None
     alias = payload.get("alias") if isinstance(payload, dict) else None
     return alias if isinstance(alias, str) and alias else None
 
 
+@outage_body(unavailable)
 async def act(request: web.Request) -> web.Response:
     """``POST /v2/alerts/{identifier}/{close|acknowledge}``, ``PUT .../{message|description}``."""
     request[STARTED] = time.perf_counter()

@@ -33,14 +33,7 @@ from aiohttp import web
 
 from ingest.api import context, links
 from ingest.api.body import parse_json
-from ingest.api.errors import (
-    REDIS_ERRORS,
-    RETRY_AFTER_UNAVAILABLE,
-    UNAVAILABLE_LOG,
-    ApiError,
-    Unavailable,
-    json_response,
-)
+from ingest.api.errors import ApiError, json_response, outage_body
 from ingest.models import Integration
 from ingest.queue import EnqueueResult, EnqueueStatus
 from ingest.store import keys
@@ -54,6 +47,10 @@ MAX_DEDUP_KEY = 255
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
 INVALID = {"status": "invalid event", "message": "Event object is invalid"}
+UNAVAILABLE = {
+    "status": "unavailable",
+    "message": "Temporarily unable to accept events; retry later.",
+}
 UNKNOWN_KEY = "'routing_key' is not the key of any integration"
 UNRECOGNIZED = {
     "status": "Unrecognized object",
@@ -196,11 +193,8 @@ def change_errors(body: dict[str, Any]) -> list[str]:
 
 
 async def integration_of(request: web.Request, key: str) -> Integration:
-    """The ``pagerduty`` integration whose link token is ``key``; else 400 (or 503)."""
-    try:
-        found = await links.find_integration(request, key)
-    except Unavailable:
-        raise unavailable() from None
+    """The ``pagerduty`` integration whose link token is ``key``; else 400."""
+    found = await links.find_integration(request, key)
     if found is None:
         raise invalid([UNKNOWN_KEY])
     if found.type != TYPE:
@@ -208,12 +202,9 @@ async def integration_of(request: web.Request, key: str) -> Integration:
     return found
 
 
-def unavailable() -> ApiError:
-    return ApiError(
-        503,
-        {"status": "unavailable", "message": "Temporarily unable to accept events; retry later."},
-        {"Retry-After": RETRY_AFTER_UNAVAILABLE},
-    )
+def unavailable(request: web.Request) -> tuple[dict[str, str], dict[str, str]]:
+    """PagerDuty's body for a 503; ``ingest.api.errors`` answers it with ``Retry-After``."""
+    return UNAVAILABLE, {}
 
 
 def throttled(reason: str, retry_after: int) -> ApiError:
@@ -243,10 +234,7 @@ async def accept(
     payload = {k: v for k, v in body.items() if k != "routing_key"}
     if not payload.get("dedup_key"):
         payload["dedup_key"] = uuid.uuid4().hex
-    try:
-        result = await links.enqueue(request, integration, key, [payload])
-    except Unavailable:
-        raise unavailable() from None
+    result = await links.enqueue(request, integration, key, [payload])
     if result.status != EnqueueStatus.ACCEPTED:
         raise refused(result)
     body = {"status": "success", "message": "Event processed", "dedup_key": payload["dedup_key"]}
@@ -265,12 +253,14 @@ async def _checked(
     return body, await integration_of(request, key), key
 
 
+@outage_body(unavailable)
 async def enqueue_event(request: web.Request) -> web.Response:
     """``POST /v2/enqueue``: the integration named by ``routing_key``."""
     body, integration, key = await _checked(request, event_errors)
     return await accept(request, integration, key, body)
 
 
+@outage_body(unavailable)
 async def post_link(request: web.Request) -> web.StreamResponse:
     """``POST /integrations/v1/pagerduty/<token>/``: the integration named by the URL."""
     found = await links.link_integration(request)
@@ -283,6 +273,7 @@ async def post_link(request: web.Request) -> web.StreamResponse:
     return await accept(request, found, request.match_info["token"], body)
 
 
+@outage_body(unavailable)
 async def enqueue_change(request: web.Request) -> web.Response:
     """``POST /v2/change/enqueue``: stored on the integration, never an alert group."""
     body, integration, key = await _checked(request, change_errors)
@@ -292,14 +283,8 @@ async def enqueue_change(request: web.Request) -> web.Response:
         (keys.rate_limit("integration", integration.id), own),
         (keys.rate_limit("organization", integration.org_id), org),
     ]
-    try:
-        verdict = await request.app[context.LIMITER].hit(limits, int(time.time() * 1000))
-        stored = verdict.allowed and await request.app[CHANGE_EVENTS].add(
-            integration.id, key, event
-        )
-    except REDIS_ERRORS as exc:
-        request.app[UNAVAILABLE_LOG].failed(exc)
-        raise unavailable() from None
+    verdict = await request.app[context.LIMITER].hit(limits, int(time.time() * 1000))
+    stored = verdict.allowed and await request.app[CHANGE_EVENTS].add(integration.id, key, event)
     if not verdict.allowed:
         raise throttled(
             f"Rate limit exceeded; retry in {verdict.retry_after} s.", verdict.retry_after
