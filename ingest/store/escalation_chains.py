@@ -17,17 +17,18 @@ from ingest.lua import Script
 from ingest.models import EscalationChain
 from ingest.store import integrations as integration_store
 from ingest.store import keys
+from ingest.store.saves import SaveResult
 
 # KEYS: chain doc, org index, org name index. ARGV: id, doc, name, score, "1" on create.
-# Returns 1 saved, 0 name taken by another chain, 2 id already used, 3 chain gone.
-_SAVE = Script("""
+# Returns a SaveResult.
+_SAVE = Script(f"""
 local holder = redis.call('HGET', KEYS[3], ARGV[3])
-if holder and holder ~= ARGV[1] then return 0 end
+if holder and holder ~= ARGV[1] then return {SaveResult.NAME_TAKEN:d} end
 local stored = redis.call('GET', KEYS[1])
 if ARGV[5] == '1' then
-  if stored then return 2 end
+  if stored then return {SaveResult.ID_USED:d} end
 else
-  if not stored then return 3 end
+  if not stored then return {SaveResult.GONE:d} end
   local old = cjson.decode(stored).name
   if old ~= ARGV[3] and redis.call('HGET', KEYS[3], old) == ARGV[1] then
     redis.call('HDEL', KEYS[3], old)
@@ -36,7 +37,7 @@ end
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[1])
-return 1
+return {SaveResult.DONE:d}
 """)
 
 # KEYS: chain doc, org index, org name index. ARGV: id. Returns 1 deleted, 0 not there.
@@ -67,7 +68,7 @@ def _keys(org_id: str, chain_id: str) -> list[str]:
     ]
 
 
-async def _run_save(redis: Redis, chain: EscalationChain, create: bool) -> int:
+async def _run_save(redis: Redis, chain: EscalationChain, create: bool) -> SaveResult:
     args: list[Any] = [
         chain.id,
         orjson.dumps(chain.to_doc()),
@@ -75,7 +76,7 @@ async def _run_save(redis: Redis, chain: EscalationChain, create: bool) -> int:
         int(chain.created_at * 1000),
         "1" if create else "0",
     ]
-    return int(await _SAVE(redis, _keys(chain.org_id, chain.id), args))
+    return SaveResult(int(await _SAVE(redis, _keys(chain.org_id, chain.id), args)))
 
 
 async def create(
@@ -91,9 +92,9 @@ async def create(
             team_id=team_id,
         )
         outcome = await _run_save(redis, chain, create=True)
-        if outcome == 0:
+        if outcome == SaveResult.NAME_TAKEN:
             raise NameTaken(name)
-        if outcome == 1:
+        if outcome == SaveResult.DONE:
             return chain
         length += 1  # id collision: retry longer, as the reference does
 
@@ -101,9 +102,9 @@ async def create(
 async def save(redis: Redis, chain: EscalationChain) -> None:
     """Store changes to an existing chain; :class:`NameTaken` or :class:`Gone` on conflict."""
     outcome = await _run_save(redis, chain, create=False)
-    if outcome == 0:
+    if outcome == SaveResult.NAME_TAKEN:
         raise NameTaken(chain.name)
-    if outcome == 3:
+    if outcome == SaveResult.GONE:
         raise Gone(chain.id)
 
 

@@ -12,7 +12,7 @@ The responses log keeps the newest ``MAX_RESPONSES`` (100) attempts per webhook,
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from redis.asyncio import Redis
@@ -22,22 +22,24 @@ from ingest import ids
 from ingest.lua import Script
 from ingest.store import keys
 from ingest.store.aio import aw
+from ingest.store.saves import SaveResult
 from ingest.webhook import Webhook
 
 MAX_RESPONSES = 100
 EVENTS_GROUP = "webhooks"  # the consumer group of ``ai:events`` that delivery reads
+SaveMode = Literal["create", "update", "delete"]
 
 # KEYS: 1 doc, 2 org index, 3 org names, 4 org version, 5 responses.
 # ARGV: 1 id, 2 doc ('' = delete), 3 name, 4 score, 5 mode: create | update | delete.
-# Returns 1 done, 0 name taken by another webhook, 2 id already used, 3 webhook gone.
-_SAVE = Script("""
+# Returns a SaveResult.
+_SAVE = Script(f"""
 local stored = redis.call('GET', KEYS[1])
 local mode = ARGV[5]
-if mode == 'create' and stored then return 2 end
-if mode ~= 'create' and not stored then return 3 end
+if mode == 'create' and stored then return {SaveResult.ID_USED:d} end
+if mode ~= 'create' and not stored then return {SaveResult.GONE:d} end
 if mode ~= 'delete' then
   local holder = redis.call('HGET', KEYS[3], ARGV[3])
-  if holder and holder ~= ARGV[1] then return 0 end
+  if holder and holder ~= ARGV[1] then return {SaveResult.NAME_TAKEN:d} end
 end
 if stored then
   local old = cjson.decode(stored).name
@@ -49,12 +51,12 @@ redis.call('INCR', KEYS[4])
 if mode == 'delete' then
   redis.call('DEL', KEYS[1], KEYS[5])
   redis.call('ZREM', KEYS[2], ARGV[1])
-  return 1
+  return {SaveResult.DONE:d}
 end
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[1])
-return 1
+return {SaveResult.DONE:d}
 """)
 
 # KEYS: 1 doc, 2 responses. ARGV: 1 entry, 2 last index kept.
@@ -84,10 +86,10 @@ def _keys(org_id: str, webhook_id: str) -> list[str]:
     ]
 
 
-async def _run(redis: Redis, webhook: Webhook, mode: str) -> int:
+async def _run(redis: Redis, webhook: Webhook, mode: SaveMode) -> SaveResult:
     doc = b"" if mode == "delete" else orjson.dumps(webhook.to_doc())
     args: list[Any] = [webhook.id, doc, webhook.name, int(webhook.created_at * 1000), mode]
-    return int(await _SAVE(redis, _keys(webhook.org_id, webhook.id), args))
+    return SaveResult(int(await _SAVE(redis, _keys(webhook.org_id, webhook.id), args)))
 
 
 async def save(
@@ -106,9 +108,9 @@ async def save(
         doc = {**current.to_doc(), **fields}
         webhook = Webhook.from_doc(doc)
         outcome = await _run(redis, webhook, "update")
-        if outcome == 3:
+        if outcome == SaveResult.GONE:
             raise Gone(webhook_id)
-        if outcome == 0:
+        if outcome == SaveResult.NAME_TAKEN:
             raise NameTaken(webhook.name)
         return webhook
     length = 12
@@ -116,9 +118,9 @@ async def save(
         doc = {**fields, "id": ids.public_id("WH", length), "org_id": org_id}
         webhook = Webhook.from_doc({**doc, "created_at": time.time()})
         outcome = await _run(redis, webhook, "create")
-        if outcome == 0:
+        if outcome == SaveResult.NAME_TAKEN:
             raise NameTaken(webhook.name)
-        if outcome == 1:
+        if outcome == SaveResult.DONE:
             await ensure_events_group(redis)
             return webhook
         length += 1  # id collision: retry longer
@@ -158,7 +160,7 @@ async def version(redis: Redis, org_id: str) -> int:
 
 async def delete(redis: Redis, webhook: Webhook) -> bool:
     """Delete the webhook and its responses log; deliveries still owed to it are dropped."""
-    return await _run(redis, webhook, "delete") == 1
+    return await _run(redis, webhook, "delete") == SaveResult.DONE
 
 
 async def add_response(redis: Redis, webhook_id: str, entry: dict[str, Any]) -> None:
