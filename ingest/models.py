@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from templates_engine.defaults import CHANNEL_FIELDS, TEMPLATE_FIELDS
 
@@ -51,6 +51,10 @@ class IntegrationType:
         return payload.get(field_name) in values
 
 
+# ``debug``: alerts grouped as usual, without escalation; ``maintenance``: collected in the
+# integration's maintenance group.
+MaintenanceMode = Literal["debug", "maintenance"]
+MAINTENANCE_MODES: tuple[MaintenanceMode, ...] = get_args(MaintenanceMode)
 PD_ACTING = ("event_action", frozenset({"acknowledge", "resolve"}))
 OPSGENIE_ACTING = ("action", frozenset({"close", "acknowledge", "message", "description"}))
 INTEGRATION_TYPES: dict[str, IntegrationType] = {
@@ -154,7 +158,7 @@ class Integration:
     default_route_id: str = ""
     heartbeat_enabled: bool = False
     heartbeat_timeout: int = 600
-    maintenance_mode: str | None = None
+    maintenance_mode: MaintenanceMode | None = None
     maintenance_started_at: float | None = None
     maintenance_end_at: float | None = None
     rate_limit: str | None = None

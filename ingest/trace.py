@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ingest.models import Integration, Route
+from ingest.models import Integration, MaintenanceMode, Route
 from ingest.settings import Settings
 from templates_engine import (
     Evaluation,
@@ -54,7 +54,7 @@ def route_specs(routes: Iterable[Route]) -> list[RouteSpec]:
     ]
 
 
-def active_maintenance(integration: Integration, now: float) -> str | None:
+def active_maintenance(integration: Integration, now: float) -> MaintenanceMode | None:
     if integration.maintenance_mode is None:
         return None
     if integration.maintenance_end_at is not None and integration.maintenance_end_at <= now:
@@ -84,7 +84,7 @@ def as_plain(value: Any) -> Any:
 
 
 def build_trace(
-    evaluation: Evaluation, decision: RouteDecision, mode: str | None
+    evaluation: Evaluation, decision: RouteDecision, mode: MaintenanceMode | None
 ) -> dict[str, Any]:
     trace: dict[str, Any] = as_plain(evaluation)
     key = trace.get("grouping_key")
@@ -102,7 +102,7 @@ class Decision:
     evaluation: Evaluation
     routing: RouteDecision
     route: Route | None  # the chosen route; None only for an integration without any route
-    mode: str | None  # the maintenance mode in force
+    mode: MaintenanceMode | None  # the maintenance mode in force
 
     def trace(self) -> dict[str, Any]:
         return build_trace(self.evaluation, self.routing, self.mode)

@@ -67,6 +67,12 @@ async def only_group(client: Client, auth: dict[str, str]) -> dict[str, Any]:
     return group
 
 
+async def one_fired_group(client: Client, auth: dict[str, str], settings: Settings) -> str:
+    """The id of the one group a new webhook integration's first alert opens."""
+    await fire(client, settings, await webhook(client, auth), {"k": "a"})
+    return str((await only_group(client, auth))["id"])
+
+
 async def act(
     client: Client, auth: dict[str, str], group_id: str, verb: str, **kwargs: Any
 ) -> tuple[int, Any]:

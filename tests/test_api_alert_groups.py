@@ -11,7 +11,11 @@ import orjson
 from redis.asyncio import Redis
 
 from ingest.api.group_filters import STATE_MESSAGE
+from ingest.domain import groups as domain_groups
+from ingest.domain.groups import Action
 from ingest.settings import Settings
+from ingest.store import groups as store_groups
+from ingest.store.group_actions import Outcome
 from tests.conftest import TokenFactory
 from tests.group_helpers import (
     GROUPS,
@@ -22,6 +26,7 @@ from tests.group_helpers import (
     labelled_pair,
     list_groups,
     named_token,
+    one_fired_group,
     only_group,
     webhook,
 )
@@ -371,3 +376,23 @@ async def test_unmapped_methods_are_405(client: Client, auth: dict[str, str]) ->
     assert resp.status == 405 and (await resp.json())["detail"] == 'Method "POST" not allowed.'
     resp = await client.get(GROUPS + "IX/acknowledge", headers=auth)
     assert resp.status == 405
+
+
+async def test_action_outcomes_keep_refusal_text_apart_from_their_detail(
+    client: Client, auth: dict[str, str], settings: Settings, redis: Redis
+) -> None:
+    """Code reads ``Outcome.detail`` (a closed set); ``message`` is only ever text for people."""
+    gid = await one_fired_group(client, auth, settings)
+
+    async def apply(action: Action) -> Outcome:
+        group = await store_groups.get_group(redis, gid)
+        assert group is not None
+        return await domain_groups.act(redis, group, action, "alice", time.time())
+
+    assert await apply("resolve") == Outcome("ok")
+    assert await apply("resolve") == Outcome("refused", "Can't resolve a resolved alert group")
+    assert await apply("unresolve") == Outcome("ok", detail="reopened")
+    group = await store_groups.get_group(redis, gid)
+    assert group is not None
+    wiped = await domain_groups.wipe(redis, group, "alice", time.time())
+    assert wiped == Outcome("ok", detail="resolved")

@@ -39,7 +39,7 @@ from redis.asyncio import Redis
 from ingest import ids, lua
 from ingest.batching import BatchedScript
 from ingest.lua import Arg
-from ingest.models import Integration, Route
+from ingest.models import Integration, MaintenanceMode, Route
 from ingest.queue import ARQ_JOB_PREFIX as JOB_KEY_PREFIX
 from ingest.store import keys
 
@@ -108,7 +108,7 @@ class Commit:
     own_group: bool = False
     resolve: bool = False
     acknowledge: bool = False
-    maintenance_mode: str | None = None
+    maintenance_mode: MaintenanceMode | None = None
     new_group_id: str = field(default_factory=new_group_id)
     new_maintenance_group_id: str = ""
 

@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 
 from ingest import ids
 from ingest.events import send_action_event
-from ingest.models import Integration
+from ingest.models import MAINTENANCE_MODES, Integration, MaintenanceMode
 from ingest.store import groups as store
 from ingest.store import integrations as integrations_store
 from ingest.store import keys
@@ -45,8 +45,6 @@ EVENT_TYPES: dict[Action, str] = {
 }
 # Escalation starts again after these; the others stop it (or leave it stopped).
 RESTARTS_ESCALATION: tuple[Action, ...] = ("unacknowledge", "unresolve", "unsilence")
-MaintenanceMode = Literal["debug", "maintenance"]
-MAINTENANCE_MODES: tuple[MaintenanceMode, ...] = get_args(MaintenanceMode)
 
 
 async def action_event_data(
@@ -81,9 +79,9 @@ async def act(
     if action == "silence":
         data["silenced_until"] = iso(silenced_until)
     if action == "unresolve":
-        data["reopened"] = outcome.message == "reopened"
+        data["reopened"] = outcome.detail == "reopened"
     await send_action_event(redis, EVENT_TYPES[action], group, data)
-    if outcome.message == "ended_maintenance":
+    if outcome.detail == "ended_maintenance":
         integration = await integrations_store.load(redis, store.maintained_integration_id(group))
         if integration is not None and integration.maintenance_mode is not None:
             await clear_maintenance(redis, integration)
@@ -95,7 +93,7 @@ async def act(
 async def wipe(redis: Redis, group: dict[str, str], actor: str, now: float) -> Outcome:
     """Resolve (when open) and wipe the group; a resolve sends its event, marked ``wiped``."""
     outcome = await GroupActions(redis).wipe(group, actor, now)
-    if outcome.ok and outcome.message == "resolved":
+    if outcome.ok and outcome.detail == "resolved":
         data = {**await action_event_data(redis, group, "resolve", actor), "wiped": True}
         await send_action_event(redis, EVENT_TYPES["resolve"], group, data)
     return outcome

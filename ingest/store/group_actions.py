@@ -43,16 +43,23 @@ _DELETE = Script.from_package("ingest.store", "group_delete.lua", prefix=_INDEX)
 # What the action scripts answer first; ``later``: an auto-resolve found a newer alert
 OutcomeStatus = Literal["ok", "refused", "missing", "later"]
 _STATUSES: dict[str, OutcomeStatus] = {status: status for status in get_args(OutcomeStatus)}
+# What else an applied action did, when the script says: ``reopened`` (an unresolve reopened the
+# group for grouping), ``ended_maintenance`` (a resolve closed a maintenance group), ``resolved``
+# (a wipe resolved an open group).
+OutcomeDetail = Literal["reopened", "ended_maintenance", "resolved"]
+_DETAILS: dict[str, OutcomeDetail] = {detail: detail for detail in get_args(OutcomeDetail)}
 
 
 @dataclass(frozen=True)
 class Outcome:
     """``status``: ok, refused, missing (or later, ``ingest.store.auto_resolve``); ``message``:
-    why it was refused, else a detail: ``reopened`` (unresolve), ``ended_maintenance``
-    (resolve), ``resolved`` (wipe)."""
+    why it was refused, for people (empty otherwise); ``detail``: what else an applied action
+    did, for code (see :data:`OutcomeDetail`). The scripts answer both in one string, read by
+    :func:`outcome_of` according to the status."""
 
     status: OutcomeStatus
     message: str = ""
+    detail: OutcomeDetail | None = None
 
     @property
     def ok(self) -> bool:
@@ -74,8 +81,11 @@ def index_keys(group: dict[str, str]) -> list[str]:
 
 
 def outcome_of(reply: list[bytes]) -> Outcome:
-    """The :class:`Outcome` of an action script's ``{status, message}`` answer."""
-    return Outcome(_STATUSES[reply[0].decode()], reply[1].decode())
+    """The :class:`Outcome` of an action script's ``{status, message or detail}`` answer."""
+    status, text = _STATUSES[reply[0].decode()], reply[1].decode()
+    if status == "ok":
+        return Outcome(status, detail=_DETAILS[text] if text else None)
+    return Outcome(status, text)
 
 
 class GroupActions:
@@ -96,7 +106,7 @@ class GroupActions:
         return outcome_of(await _ACT(self._redis, index_keys(group), args))
 
     async def wipe(self, group: dict[str, str], actor: str, now: float) -> Outcome:
-        """Resolve and wipe; ``message`` is ``resolved`` when the wipe resolved the group."""
+        """Resolve and wipe; ``detail`` is ``resolved`` when the wipe resolved the group."""
         reply = await _WIPE(
             self._redis, index_keys(group), ["", repr(now), actor, keys.INDEX_LAYOUT_JSON]
         )
