@@ -106,10 +106,15 @@ async def _dlq(settings: Settings, args: argparse.Namespace) -> int:
                 )
         else:
             replayed = await dead_letters.replay(redis, settings.queue_name, args.alert_id)
-            if args.alert_id and not replayed:
+            if args.alert_id and not (replayed.queued or replayed.kept):
                 print(f"error: no dead letter for alert {args.alert_id}", file=sys.stderr)
                 return 1
-            print(f"re-queued {len(replayed)} alert(s)")
+            print(f"re-queued {len(replayed.queued)} alert(s)")
+            if replayed.kept:
+                why = "a job with the same alert id is still queued, running or retrying"
+                kept = " ".join(replayed.kept)
+                print(f"kept {len(replayed.kept)} alert(s) in the dead-letter list ({why}): {kept}")
+                return 3
     finally:
         await redis.aclose()
     return 0

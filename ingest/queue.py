@@ -9,8 +9,9 @@ when there are any, ``notes`` (how the api read the body; the worker puts them i
 waits for a worker at most ``JOB_EXPIRES_MS`` (a week, not arq's default day).
 
 Jobs are written only by ``queue_jobs`` in Lua, with ``SET … NX``: a job already there (queued,
-running, or retrying under the same alert id) is never overwritten. Two scripts use it, batched
-(``ingest.batching``):
+running, or retrying under the same alert id) is never overwritten, and its id is queued (``ZADD``)
+only when its job was written, so a job waiting for a retry keeps its retry time. Two scripts use
+it, batched (``ingest.batching``):
 
 - a **link post** (``Enqueuer.enqueue``) costs one Redis round trip: the script checks that the link
   still exists (a deleted integration stops accepting at once, on every replica), applies the
@@ -23,7 +24,8 @@ running, or retrying under the same alert id) is never overwritten. Two scripts 
   read once per batch and the counters and queue entries written once, at the end of the batch;
   each request awaits its own status.
 - a **re-queue** (``Enqueuer.requeue``, used by ``dlq replay``) writes given jobs again, with their
-  alert ids kept (so the worker's idempotency holds), without link check or rate limit.
+  alert ids kept (so the worker's idempotency holds), without link check or rate limit, and
+  answers how many it wrote.
 
 The worker's periodic (cron) jobs wait in the same queue, under ids starting ``cron:``; each is
 recorded beside the queue (``record_periodic``) before it is put there, so
@@ -108,20 +110,25 @@ _PROLOGUE = (
 local links = {}
 local queued = {}
 -- Write the ``count`` jobs named by KEYS[first_key..] (ARGV from first_arg: alert id, job
--- document, ...) unless already there; queue their ids (scored ``now``) at the end of the batch.
+-- document, ...) unless already there; queue the ids of those written (scored ``now``) at the
+-- end of the batch. A job already there keeps its queue entry and score (a retry's time).
+-- Returns how many were written.
 local function queue_jobs(queue, first_key, count, first_arg, ttl, now, KEYS, ARGV)
   local zadd = queued[queue]
   if zadd == nil then
     zadd = {}
     queued[queue] = zadd
   end
+  local written = 0
   for j = first_key, first_key + count - 1 do
     local arg = first_arg + (j - first_key) * 2
-    redis.call('SET', KEYS[j], ARGV[arg + 1], 'PX', ttl, 'NX')
-    zadd[#zadd + 1] = now
-    zadd[#zadd + 1] = ARGV[arg]
+    if redis.call('SET', KEYS[j], ARGV[arg + 1], 'PX', ttl, 'NX') then
+      zadd[#zadd + 1] = now
+      zadd[#zadd + 1] = ARGV[arg]
+      written = written + 1
+    end
   end
-  return count
+  return written
 end
 """
 )
@@ -273,7 +280,8 @@ class Enqueuer:
         return argv
 
     async def requeue(self, jobs: list[AlertJob]) -> int:
-        """Queue ``jobs`` again under their own alert ids; a job still there is left as it is."""
+        """Queue ``jobs`` again under their own alert ids; returns how many were written (a job
+        still there under its id is left as it is, queue score included, and not counted)."""
         now_ms = int(time.time() * 1000)
         args: list[Arg] = [now_ms, JOB_EXPIRES_MS]
         for job in jobs:
