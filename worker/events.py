@@ -34,7 +34,7 @@ from redis.asyncio import Redis
 
 from ingest.batching import BatchedScript
 from ingest.events import EVENTS_MAXLEN
-from ingest.models import ROUTE_BACKENDS, TEMPLATE_CHANNEL_OF, Route
+from ingest.models import ROUTE_BACKENDS, TEMPLATE_CHANNEL_OF, MaintenanceMode, Route
 from ingest.store import keys
 from templates_engine import ChannelRendering
 
@@ -94,7 +94,7 @@ def template_channels(route: Route) -> list[str]:
 
 
 def event_data(
-    route: Route, mode: str | None, actor: str, rendering: ChannelRendering
+    route: Route, mode: MaintenanceMode | None, actor: str, rendering: ChannelRendering
 ) -> dict[str, Any]:
     """The ``data`` of an alert's events: route, chain, escalation, and each rendered channel with
     its destination (``web`` and the route's enabled channels; ``rendering`` has the
