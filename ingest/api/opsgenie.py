@@ -12,7 +12,7 @@ with ``action`` (``create``, ``close``, ``acknowledge``, ``message`` or ``descri
 ``opsgenie`` default templates group by ``alias`` and take resolve and acknowledge from ``action``.
 
 Create fields are normalised rather than refused where Opsgenie senders are known to overrun
-(the reference's advice): ``message`` is cut to 130 characters, ``description`` to 15,000,
+(Grafana OnCall's advice): ``message`` is cut to 130 characters, ``description`` to 15,000,
 ``entity`` to 512, ``user`` to 100, ``note`` to 25,000, ``source`` to 2,048 (not Opsgenie's 100:
 it is usually a URL, our source link); tags and actions are trimmed, emptied ones dropped, cut to
 50 characters and to 20 tags / 10 actions; ``details`` values that are not strings become JSON

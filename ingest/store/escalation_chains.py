@@ -96,7 +96,7 @@ async def create(
             raise NameTaken(name)
         if outcome == SaveResult.DONE:
             return chain
-        length += 1  # id collision: retry longer, as the reference does
+        length += 1  # id collision: retry longer, as Grafana OnCall does
 
 
 async def save(redis: Redis, chain: EscalationChain) -> None:
