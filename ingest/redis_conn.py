@@ -4,7 +4,8 @@ Plain ``redis://``, ``rediss://`` and ``unix://`` URLs go to redis-py directly. 
 ``redis+sentinel://[:password@]host:port[,host:port...]/<service>[/<db>]``: the client asks the
 sentinels for the current master of ``<service>`` and follows fail-overs at once (see
 ``ingest.sentinel``): ``failover_wait`` is how long a command waits for a failover in progress to
-end before it fails with a ``ConnectionError``.
+end before it fails with a ``ConnectionError``. ``refuse_new_primary`` (the worker) makes the
+first command on a new primary fail after the change is counted (``ingest.sentinel``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.sentinel import Sentinel
 
-from ingest.sentinel import FollowingPool, ReconnectingConnection
+from ingest.sentinel import FollowingPool, PlainPool, ReconnectingConnection
 
 R = TypeVar("R", bound=Redis)
 
@@ -24,6 +25,7 @@ def connect(
     url: str,
     cls: type[R] = Redis,  # type: ignore[assignment]
     failover_wait: float = 2.0,
+    refuse_new_primary: bool = False,
     **kwargs: Any,
 ) -> R:
     """Return a client of class ``cls`` (``Redis`` or a subclass such as arq's ``ArqRedis``)."""
@@ -31,14 +33,20 @@ def connect(
     kwargs.setdefault("socket_connect_timeout", 2.0)
     kwargs.setdefault("socket_timeout", 5.0)
     if url.startswith("redis+sentinel://"):
-        return _sentinel(url, cls, failover_wait, **kwargs)
+        return _sentinel(url, cls, failover_wait, refuse_new_primary, **kwargs)
     if url.startswith("redis://"):
         kwargs.setdefault("connection_class", ReconnectingConnection)
+        pool = PlainPool.from_url(url, refuse_new_primary=refuse_new_primary, **kwargs)
+        plain = cls.from_pool(pool)
+        assert isinstance(plain, cls)
+        return plain
     client: R = cls.from_url(url, **kwargs)
     return client
 
 
-def _sentinel(url: str, cls: type[R], failover_wait: float, **kwargs: Any) -> R:
+def _sentinel(
+    url: str, cls: type[R], failover_wait: float, refuse_new_primary: bool, **kwargs: Any
+) -> R:
     parts = urlsplit(url)
     netloc = parts.netloc
     password: str | None = None
@@ -63,6 +71,7 @@ def _sentinel(url: str, cls: type[R], failover_wait: float, **kwargs: Any) -> R:
         sentinels=hosts,
         sentinel_kwargs={"password": password} if password else {},
         failover_wait=failover_wait,
+        refuse_new_primary=refuse_new_primary,
         is_master=True,
         password=password,
         db=db,
@@ -74,5 +83,5 @@ def _sentinel(url: str, cls: type[R], failover_wait: float, **kwargs: Any) -> R:
 
 
 def primary_generation(client: Redis) -> int:
-    """How many times the client's primary has changed (always 0 without Sentinel)."""
+    """How many times the client's primary has changed (0 for ``rediss://`` and ``unix://``)."""
     return int(getattr(client.connection_pool, "generation", 0))

@@ -20,8 +20,23 @@ write acknowledged meanwhile is discarded when it resyncs from the new primary. 
 A fence lasts at most ``FENCE_MAX_S``: a lost notification cannot stop writes for longer.
 
 Without Sentinel (``redis://``, e.g. a managed Redis whose endpoint name moves to the new
-primary), ``ReconnectingConnection`` closes a connection that got ``READONLY``, so the next
-command reconnects through the name and finds the new primary instead of failing forever.
+primary) there are no notifications; ``PlainPool`` and its ``ReconnectingConnection`` tell a
+change of primary from what the connections see:
+
+* a ``READONLY`` reply (the server was demoted) closes the connection, so the next command
+  reconnects through the name and finds the new primary instead of failing forever, and counts
+  one change;
+* each new connection reads the server's ``run_id`` (``INFO server``): a connection that lands on
+  a different server than the pool's last one counts one change (a restarted server has a new
+  ``run_id`` too, and it may have come back without its last writes), and connections still open
+  to the old server are closed before their next use.
+
+Both pools keep ``generation`` (changes seen) and log ``redis primary changed``. With
+``refuse_new_primary`` a connection that itself finds the change (a Sentinel lookup naming a new
+primary, a ``run_id`` that differs) fails its first command with ``ConnectionError`` after
+counting it: a caller that noted ``generation`` before sending a command then sees the change
+before anything it sends runs on the new primary. The worker needs that (``worker.runner``); the
+api does not, and a restarted single Redis answers its very next request.
 """
 
 from __future__ import annotations
@@ -32,9 +47,9 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection, Connection
+from redis.asyncio.connection import AbstractConnection, Connection, ConnectionPool
 from redis.asyncio.sentinel import SentinelConnectionPool, SentinelManagedConnection
-from redis.exceptions import ConnectionError, ReadOnlyError, RedisError
+from redis.exceptions import ConnectionError, ReadOnlyError, RedisError, ResponseError
 from redis.utils import str_if_bytes
 
 log = logging.getLogger("ingest.redis")
@@ -44,14 +59,90 @@ Address = tuple[str, int]
 
 
 class ReconnectingConnection(Connection):
-    """A plain connection that closes itself when the server answers ``READONLY``."""
+    """A plain connection that closes itself on ``READONLY`` and tells its ``PlainPool`` which
+    server it reached (module doc)."""
+
+    following: PlainPool | None = None  # set by the pool that made it
+    server_id: str | None = None  # the run_id of the server it is connected to, when known
+
+    async def on_connect(self) -> None:
+        await super().on_connect()
+        if self.following is not None:
+            await self.following.identify(self)
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().read_response(*args, **kwargs)
         except ReadOnlyError:
             await self.disconnect()
+            if self.following is not None:
+                self.following.demoted(self)
             raise ConnectionError(f"{self.host}:{self.port} is no longer the primary") from None
+
+
+class PlainPool(ConnectionPool):
+    """The pool of a ``redis://`` URL: counts changes of the server behind it (module doc)."""
+
+    def __init__(self, *, refuse_new_primary: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.generation = 0
+        self.server_id: str | None = None  # None: not known yet, or forgotten on READONLY
+        self._refuse_new_primary = refuse_new_primary
+
+    def make_connection(self) -> AbstractConnection:
+        connection: AbstractConnection = super().make_connection()  # type: ignore[no-untyped-call]
+        if isinstance(connection, ReconnectingConnection):
+            connection.following = self
+        return connection
+
+    async def ensure_connection(self, connection: AbstractConnection) -> None:
+        known = getattr(connection, "server_id", None)
+        left = None not in (known, self.server_id) and known != self.server_id
+        if left and connection.is_connected:  # open to a server the pool has left
+            await connection.disconnect()
+        await super().ensure_connection(connection)
+
+    async def identify(self, connection: ReconnectingConnection) -> None:
+        """Called on each new connection: note its server, count a change of server."""
+        await connection.send_command("INFO", "server", check_health=False)
+        try:
+            info = str_if_bytes(await connection.read_response())
+        except ResponseError:  # INFO refused (a managed service may): READONLY alone tells
+            return
+        run_id = next(
+            (line[7:].strip() for line in info.splitlines() if line.startswith("run_id:")), None
+        )
+        connection.server_id = run_id
+        if run_id is None or run_id == self.server_id:
+            return
+        previous, self.server_id = self.server_id, run_id
+        if previous is None:  # the first server, or the first after a READONLY (counted then)
+            return
+        self._changed(connection, "reconnect", old=previous, new=run_id)
+        if self._refuse_new_primary:
+            raise ConnectionError(f"{connection.host}:{connection.port} is a new Redis server")
+
+    def demoted(self, connection: ReconnectingConnection) -> None:
+        """A connection got ``READONLY``: its server is no longer the primary."""
+        if connection.server_id is not None and connection.server_id != self.server_id:
+            return  # a server the pool has already left (another connection saw it first)
+        self.server_id = None
+        self._changed(connection, "readonly", old=connection.server_id, new=None)
+
+    def _changed(
+        self, connection: ReconnectingConnection, via: str, old: str | None, new: str | None
+    ) -> None:
+        self.generation += 1
+        log.warning(
+            "redis primary changed",
+            extra={
+                "address": f"{connection.host}:{connection.port}",
+                "old_run_id": old,
+                "new_run_id": new,
+                "via": via,
+                "generation": self.generation,
+            },
+        )
 
 
 class PrimaryConnection(SentinelManagedConnection):
@@ -78,6 +169,7 @@ class FollowingPool(SentinelConnectionPool):
         sentinels: list[Address],
         sentinel_kwargs: dict[str, Any],
         failover_wait: float,
+        refuse_new_primary: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs["connection_class"] = PrimaryConnection
@@ -86,6 +178,7 @@ class FollowingPool(SentinelConnectionPool):
         self._sentinels = sentinels
         self._sentinel_kwargs = sentinel_kwargs
         self._failover_wait = failover_wait
+        self._refuse_new_primary = refuse_new_primary
         self._fences: dict[Address, float] = {}
         self._fence_changed = asyncio.Event()
         self._watchers: list[asyncio.Task[None]] = []
@@ -95,14 +188,16 @@ class FollowingPool(SentinelConnectionPool):
     async def get_master_address(self) -> Address:
         host, port = await self.sentinel_manager.discover_master(self.service_name)
         address = (str(host), int(port))
-        self.switch(address, "lookup")
+        if self.switch(address, "lookup") and self._refuse_new_primary:
+            raise ConnectionError(f"{address[0]}:{address[1]} is a new primary")
         return address
 
-    def switch(self, address: Address, via: str) -> None:
-        """Make ``address`` the primary; connections elsewhere are closed before their next use."""
+    def switch(self, address: Address, via: str) -> bool:
+        """Make ``address`` the primary; connections elsewhere are closed before their next use.
+        True when that changed the primary (and ``generation``)."""
         previous = self.master_address
         if previous == address:
-            return
+            return False
         self.master_address = address
         if previous is not None:
             self.generation += 1
@@ -116,6 +211,7 @@ class FollowingPool(SentinelConnectionPool):
                     "generation": self.generation,
                 },
             )
+        return previous is not None
 
     async def ensure_connection(self, connection: AbstractConnection) -> None:
         stale = self.master_address is not None and (

@@ -1,19 +1,26 @@
-"""The connection layer follows the primary through real Sentinel failovers (ingest.sentinel)."""
+"""The connection layer follows the primary through real Sentinel failovers, and through a
+plain ``redis://`` address that reaches a new server (ingest.sentinel)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
 import pytest
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, job_key_prefix
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, RedisError
 
+from ingest.embedded_redis import EmbeddedRedis
 from ingest.redis_conn import connect, primary_generation
+from ingest.settings import Settings
 from ingest.store.aio import aw
 from tests.sentinel_cluster import SentinelCluster
+from worker.settings import create_worker
 
 pytestmark = pytest.mark.slow
 
@@ -137,4 +144,118 @@ async def test_plain_url_reconnects_after_readonly(sentinel_cluster: ClusterFact
         server.execute_command("REPLICAOF", "NO", "ONE")
     await client.set("k", "x")
     assert await client.client_id() != before  # a new connection, not the one that saw READONLY
+    assert primary_generation(client) == 1  # a job begun before the READONLY runs again
     await client.aclose()
+
+
+async def test_plain_url_counts_a_new_server_behind_the_address(
+    own_redis_server: EmbeddedRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A managed endpoint that now reaches another server (a new ``run_id``) is a change of
+    primary; with ``refuse_new_primary`` the first command there fails instead of running."""
+    caplog.set_level(logging.WARNING, "ingest.redis")
+    lenient: Redis = connect(own_redis_server.url)
+    strict: Redis = connect(own_redis_server.url, refuse_new_primary=True)
+    for client in (lenient, strict):
+        await client.set("k", "v")
+        assert primary_generation(client) == 0
+    own_redis_server.restart()  # the same address, a new server: it may lack the last writes
+    for client in (lenient, strict):  # the old connections died with the old server
+        await client.connection_pool.disconnect()
+    assert await lenient.get("k") == b"v"  # the api's client: the next request just works
+    with pytest.raises(ConnectionError, match="new Redis server"):
+        await strict.get("k")
+    assert await strict.get("k") == b"v"
+    assert primary_generation(lenient) == primary_generation(strict) == 1
+    changes = [r for r in caplog.records if r.getMessage() == "redis primary changed"]
+    assert [r.via for r in changes] == ["reconnect", "reconnect"]  # type: ignore[attr-defined]
+    for client in (lenient, strict):
+        await client.aclose()
+
+
+class MovingEndpoint:
+    """A loopback TCP forwarder standing in for a managed Redis endpoint name: ``target`` is
+    where new connections go; connections already open stay where they were."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self._writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await asyncio.sleep(0.05)  # the forwarding tasks see their sockets closed and end
+
+
+async def test_plain_url_leaves_the_old_server_when_the_endpoint_moved(
+    sentinel_cluster: ClusterFactory,
+) -> None:
+    """A managed failover: the replica is promoted and the name moves to it while the old
+    primary still accepts writes. Once one connection has reached the new server, connections
+    still open to the old one are closed before their next use: no write goes there."""
+    cluster = sentinel_cluster(replicas=1)
+    old, new = cluster.servers
+    endpoint = MovingEndpoint(old.port)
+    await endpoint.start()
+    client: Redis = connect(f"redis://127.0.0.1:{endpoint.port}/0")
+    pool = client.connection_pool
+    opened = [await pool.get_connection() for _ in range(2)]  # two connections to the old one
+    with SyncRedis(port=new.port) as promoted:
+        promoted.execute_command("REPLICAOF", "NO", "ONE")
+    endpoint.target = new.port
+    opened.append(await pool.get_connection())  # a new connection: it reaches the new server
+    for connection in opened:
+        await pool.release(connection)
+    held = [await pool.get_connection() for _ in range(3)]  # the same three connections
+    for connection in held:
+        await connection.send_command("INCR", "writes")
+        await connection.read_response()
+        await pool.release(connection)
+    assert primary_generation(client) == 1
+    with SyncRedis(port=old.port) as before, SyncRedis(port=new.port) as after:
+        assert before.get("writes") is None
+        assert after.get("writes") == b"3"
+    await client.aclose()
+    await endpoint.stop()
+
+
+async def test_worker_reruns_a_job_when_the_server_behind_a_plain_url_changed(
+    own_redis_server: EmbeddedRedis,
+) -> None:
+    """A job that began on one server and finishes on another is released, not marked done:
+    its writes may have gone to the server that is gone (asynchronous replication)."""
+    pool = connect(own_redis_server.url, ArqRedis, refuse_new_primary=True)
+    worker = create_worker(Settings(redis_url=own_redis_server.url), pool, handle_signals=False)
+    queue = worker.queue_name
+    await pool.zadd(queue, {"a1": 1})
+    await pool.set(job_key_prefix + "a1", b"job")
+    await pool.set(in_progress_key_prefix + "a1", worker.owner)
+    began = primary_generation(pool)  # as the job notes it when it starts
+    own_redis_server.restart()
+    await worker._finish("a1", "done", began)
+    assert primary_generation(pool) == began + 1
+    assert await pool.zscore(queue, "a1") == 1  # still queued: another run adds what was lost
+    assert await pool.exists(job_key_prefix + "a1") == 1
+    assert await pool.exists(in_progress_key_prefix + "a1") == 0  # released: claimable at once
+    await worker.close()

@@ -66,8 +66,9 @@ async def run_worker(
     """
     shutdown = Shutdown()
     shutdown.install()
-    # a failover in progress holds commands up to 10 s rather than failing the jobs in flight
-    pool = connect(settings.redis_url, ArqRedis, failover_wait=10.0)
+    # a failover in progress holds commands up to 10 s rather than failing the jobs in flight;
+    # the first command on a new primary fails, so a job that began before it runs again
+    pool = connect(settings.redis_url, ArqRedis, failover_wait=10.0, refuse_new_primary=True)
     runner = await start_metrics_server(settings.host, metrics_port, pool) if metrics_port else None
     log.info(
         "worker started",
