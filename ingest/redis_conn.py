@@ -85,3 +85,8 @@ def _sentinel(
 def primary_generation(client: Redis) -> int:
     """How many times the client's primary has changed (0 for ``rediss://`` and ``unix://``)."""
     return int(getattr(client.connection_pool, "generation", 0))
+
+
+def failing_over(client: Redis) -> bool:
+    """True while a Sentinel failover of the client's primary holds its commands."""
+    return bool(getattr(client.connection_pool, "failing_over", False))

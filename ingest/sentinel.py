@@ -228,6 +228,11 @@ class FollowingPool(SentinelConnectionPool):
 
     # -- fencing ------------------------------------------------------------------------------
 
+    @property
+    def failing_over(self) -> bool:
+        """True while a failover holds commands (``/health/ready`` answers 503 meanwhile)."""
+        return self._fenced_for() > 0
+
     def _fence(self, sentinel: Address) -> None:
         if not self._fences:
             log.warning("redis failover started; holding commands", extra={"via": sentinel[1]})

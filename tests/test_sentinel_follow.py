@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, RedisError
 
 from ingest.embedded_redis import EmbeddedRedis
-from ingest.redis_conn import connect, primary_generation
+from ingest.redis_conn import connect, failing_over, primary_generation
 from ingest.settings import Settings
 from ingest.store.aio import aw
 from tests.sentinel_cluster import SentinelCluster
@@ -70,6 +70,14 @@ async def test_manual_failover_loses_no_acknowledged_write(
     acked: list[int] = []
     stop = asyncio.Event()
     writing = asyncio.create_task(write_steadily(client, stop, acked))
+    fenced: list[bool] = []  # what /health/ready reads: True while commands are held
+
+    async def sample() -> None:
+        while not stop.is_set():
+            fenced.append(failing_over(client))
+            await asyncio.sleep(0.02)
+
+    sampling = asyncio.create_task(sample())
     await asyncio.sleep(0.5)
     before = len(acked)
     old = cluster.manual_failover()
@@ -79,7 +87,9 @@ async def test_manual_failover_loses_no_acknowledged_write(
     await asyncio.sleep(0.5)
     stop.set()
     failed = await writing
+    await sampling
     assert before > 0 and len(acked) > resumed  # writes went on after the switch
+    assert True in fenced and not fenced[-1]
     assert sorted(stored(cluster)) == sorted(acked), (failed, cluster_wait)
     assert primary_generation(client) == 1
     changes = [r for r in caplog.records if r.getMessage() == "redis primary changed"]

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +19,7 @@ from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
 from ingest.metrics import metrics_app, serve
-from ingest.redis_conn import connect
+from ingest.redis_conn import connect, failing_over, primary_generation
 from ingest.settings import Settings
 from worker.runner import AlertWorker
 from worker.settings import create_worker
@@ -30,13 +31,40 @@ CLOSE_WITHIN_S = 2.0  # arq's close clears its health key; the key expires by it
 RELEASE_WITHIN_S = 1.0  # jobs cancelled at shutdown release their claims, else the claims expire
 
 
-def _ready(pool: ArqRedis) -> Any:
-    """``/health/ready``: Redis answers through the worker's own pool (it follows failovers)."""
+async def _ping(pool: ArqRedis) -> None:
+    """``PING``; once more when the first one only found a new primary: the worker's pool fails
+    the first command there on purpose (``refuse_new_primary``), which says nothing of Redis."""
+    generation = primary_generation(pool)
+    try:
+        await pool.ping()
+    except (RedisError, OSError):
+        if primary_generation(pool) == generation:
+            raise
+        await pool.ping()
+
+
+@dataclass
+class JobLoop:
+    """Whether the arq job loop runs: off from a lost connection until it has restarted."""
+
+    running: bool = False
+
+
+def _ready(pool: ArqRedis, loop: JobLoop) -> Any:
+    """``/health/ready``: the job loop runs and reaches the primary through the worker's own pool
+    (it follows failovers); 503 while the loop waits to restart after an outage and while a
+    Sentinel failover holds commands."""
 
     async def ready(request: web.Request) -> web.Response:
+        if not loop.running:
+            return web.json_response({"status": "unavailable", "jobs": "restarting"}, status=503)
+        if failing_over(pool):
+            return web.json_response(
+                {"status": "unavailable", "redis": "failover in progress"}, status=503
+            )
         try:
             async with asyncio.timeout(1.0):
-                await pool.ping()
+                await _ping(pool)
         except Exception as exc:
             return web.json_response(
                 {"status": "unavailable", "redis": type(exc).__name__}, status=503
@@ -46,10 +74,12 @@ def _ready(pool: ArqRedis) -> Any:
     return ready
 
 
-async def start_metrics_server(host: str, port: int, pool: ArqRedis | None = None) -> web.AppRunner:
+async def start_metrics_server(
+    host: str, port: int, pool: ArqRedis | None = None, loop: JobLoop | None = None
+) -> web.AppRunner:
     app = metrics_app()
     if pool is not None:
-        app.router.add_get("/health/ready", _ready(pool))
+        app.router.add_get("/health/ready", _ready(pool, loop or JobLoop(running=True)))
     return await serve(app, host, port)
 
 
@@ -59,7 +89,9 @@ async def run_worker(
     """Run until SIGTERM/SIGINT; a lost Redis connection restarts the arq worker, not the process.
 
     While Redis is unreachable the worker retries every 0.5 s to 10 s (doubling) and logs once per
-    outage; jobs it held are re-run by arq once their in-progress marks expire. A signal is heard
+    outage, and ``/health/ready`` answers 503; the restarted loop first frees the claims this
+    process still holds for jobs it no longer runs (``AlertWorker._release_own_claims``), so they
+    run at once instead of after their in-progress marks expire. A signal is heard
     in every state (``worker.shutdown``): connecting, retrying and idle stop at once; jobs in
     flight get up to ``completion_wait`` seconds to finish (a second signal ends that wait), and
     the ones still running are released for another worker.
@@ -69,7 +101,12 @@ async def run_worker(
     # a failover in progress holds commands up to 10 s rather than failing the jobs in flight;
     # the first command on a new primary fails, so a job that began before it runs again
     pool = connect(settings.redis_url, ArqRedis, failover_wait=10.0, refuse_new_primary=True)
-    runner = await start_metrics_server(settings.host, metrics_port, pool) if metrics_port else None
+    job_loop = JobLoop()
+    runner = (
+        await start_metrics_server(settings.host, metrics_port, pool, job_loop)
+        if metrics_port
+        else None
+    )
     log.info(
         "worker started",
         extra={
@@ -94,6 +131,7 @@ async def run_worker(
                 owner=owner,
             )
             try:
+                job_loop.running = True
                 await _run_until_stopped(worker, shutdown, completion_wait)
                 return
             except (RedisError, OSError) as exc:
@@ -101,6 +139,7 @@ async def run_worker(
                     log.error("redis unreachable; retrying", extra={"error": repr(exc)})
                 outage = True
             finally:
+                job_loop.running = False
                 if shutdown.stopping:  # first: arq's close below closes the pool they share
                     await webhooks.stop()
                 if not shutdown.urgent.is_set():
@@ -109,7 +148,7 @@ async def run_worker(
                 return
             delay = min(delay * 2, 10.0)
             with contextlib.suppress(RedisError, OSError):
-                if (await shutdown.unless_stopped(pool.ping()))[0]:
+                if (await shutdown.unless_stopped(_ping(pool)))[0]:
                     log.warning("redis reachable again; worker restarting")
                     outage, delay = False, 0.5
     finally:
