@@ -1,6 +1,7 @@
 """One place that turns ``ALERT_INGEST_REDIS_URL`` into an asyncio Redis client.
 
-Plain ``redis://``, ``rediss://`` and ``unix://`` URLs go to redis-py directly. Sentinel is written
+``redis://`` and ``rediss://`` URLs get a pool that notices a new server behind the address
+(``ingest.sentinel.PlainPool``); ``unix://`` goes to redis-py directly. Sentinel is written
 ``redis+sentinel://[:password@]host:port[,host:port...]/<service>[/<db>]``: the client asks the
 sentinels for the current master of ``<service>`` and follows fail-overs at once (see
 ``ingest.sentinel``): ``failover_wait`` is how long a command waits for a failover in progress to
@@ -16,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.sentinel import Sentinel
 
-from ingest.sentinel import FollowingPool, PlainPool, ReconnectingConnection
+from ingest.sentinel import FollowingPool, PlainPool
 
 R = TypeVar("R", bound=Redis)
 
@@ -34,8 +35,7 @@ def connect(
     kwargs.setdefault("socket_timeout", 5.0)
     if url.startswith("redis+sentinel://"):
         return _sentinel(url, cls, failover_wait, refuse_new_primary, **kwargs)
-    if url.startswith("redis://"):
-        kwargs.setdefault("connection_class", ReconnectingConnection)
+    if url.startswith(("redis://", "rediss://")):
         pool = PlainPool.from_url(url, refuse_new_primary=refuse_new_primary, **kwargs)
         plain = cls.from_pool(pool)
         assert isinstance(plain, cls)
@@ -83,7 +83,7 @@ def _sentinel(
 
 
 def primary_generation(client: Redis) -> int:
-    """How many times the client's primary has changed (0 for ``rediss://`` and ``unix://``)."""
+    """How many times the client's primary has changed (always 0 for ``unix://``)."""
     return int(getattr(client.connection_pool, "generation", 0))
 
 

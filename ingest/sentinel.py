@@ -19,9 +19,9 @@ write acknowledged meanwhile is discarded when it resyncs from the new primary. 
 
 A fence lasts at most ``FENCE_MAX_S``: a lost notification cannot stop writes for longer.
 
-Without Sentinel (``redis://``, e.g. a managed Redis whose endpoint name moves to the new
-primary) there are no notifications; ``PlainPool`` and its ``ReconnectingConnection`` tell a
-change of primary from what the connections see:
+Without Sentinel (``redis://`` or ``rediss://``, e.g. a managed Redis whose endpoint name moves
+to the new primary) there are no notifications; ``PlainPool`` and its ``ReconnectingConnection``
+tell a change of primary from what the connections see:
 
 * a ``READONLY`` reply (the server was demoted) closes the connection, so the next command
   reconnects through the name and finds the new primary instead of failing forever, and counts
@@ -47,7 +47,7 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection, Connection, ConnectionPool
+from redis.asyncio.connection import AbstractConnection, Connection, ConnectionPool, SSLConnection
 from redis.asyncio.sentinel import SentinelConnectionPool, SentinelManagedConnection
 from redis.exceptions import ConnectionError, ReadOnlyError, RedisError, ResponseError
 from redis.utils import str_if_bytes
@@ -80,10 +80,23 @@ class ReconnectingConnection(Connection):
             raise ConnectionError(f"{self.host}:{self.port} is no longer the primary") from None
 
 
+class ReconnectingSSLConnection(ReconnectingConnection, SSLConnection):
+    """``ReconnectingConnection`` over TLS (``rediss://``)."""
+
+
+_FOLLOWING: dict[type[AbstractConnection], type[AbstractConnection]] = {
+    Connection: ReconnectingConnection,
+    SSLConnection: ReconnectingSSLConnection,
+}
+
+
 class PlainPool(ConnectionPool):
-    """The pool of a ``redis://`` URL: counts changes of the server behind it (module doc)."""
+    """The pool of a ``redis://`` or ``rediss://`` URL: counts changes of the server behind it
+    (module doc)."""
 
     def __init__(self, *, refuse_new_primary: bool = False, **kwargs: Any) -> None:
+        plain = kwargs.get("connection_class", Connection)  # the URL's scheme decides
+        kwargs["connection_class"] = _FOLLOWING.get(plain, plain)
         super().__init__(**kwargs)
         self.generation = 0
         self.server_id: str | None = None  # None: not known yet, or forgotten on READONLY

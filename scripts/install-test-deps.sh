@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the third-party programs the test suite drives for real, from Debian's packages,
-# when they are missing: redis-server, redis-sentinel, Prometheus Alertmanager 0.25, and
-# Chromium with ChromeDriver for the web console's browser tests. Nothing is downloaded at
+# when they are missing: redis-server, redis-sentinel, openssl (a certificate for a TLS Redis),
+# Prometheus Alertmanager 0.25, and Chromium with ChromeDriver for the web console's browser
+# tests. Nothing is downloaded at
 # test time; this runs before the tests (as root, e.g. in CI) or tells you what to install.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)

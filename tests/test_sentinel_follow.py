@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from arq.connections import ArqRedis
@@ -15,10 +17,11 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, RedisError
 
-from ingest.embedded_redis import EmbeddedRedis
+from ingest.embedded_redis import EmbeddedRedis, free_port
 from ingest.redis_conn import connect, failing_over, primary_generation
 from ingest.settings import Settings
 from ingest.store.aio import aw
+from tests.programs import require_program
 from tests.sentinel_cluster import SentinelCluster
 from worker.settings import create_worker
 
@@ -181,6 +184,47 @@ async def test_plain_url_counts_a_new_server_behind_the_address(
     assert [r.via for r in changes] == ["reconnect", "reconnect"]  # type: ignore[attr-defined]
     for client in (lenient, strict):
         await client.aclose()
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[tuple[EmbeddedRedis, int]]:
+    """A redis-server with a TLS port (a self-signed certificate) beside its plain one."""
+    openssl = require_program("openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    tls_port = free_port()
+    tls = [
+        "--tls-port", str(tls_port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+        "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no",
+    ]  # fmt: skip
+    server = EmbeddedRedis(tmp_path / "redis", extra_args=tls)
+    server.start()
+    yield server, tls_port
+    server.kill()
+
+
+async def test_rediss_url_follows_the_server_too(tls_redis: tuple[EmbeddedRedis, int]) -> None:
+    """A managed Redis is usually reached over TLS: ``rediss://`` reconnects on ``READONLY`` and
+    counts a new server as ``redis://`` does."""
+    server, tls_port = tls_redis
+    client: Redis = connect(f"rediss://127.0.0.1:{tls_port}/0", ssl_cert_reqs="none")
+    await client.set("k", "v")
+    with SyncRedis(port=server.port) as plain:
+        plain.execute_command("REPLICAOF", "127.0.0.1", free_port())  # demoted
+        with pytest.raises(ConnectionError, match="no longer the primary"):
+            await client.set("k", "w")
+        plain.execute_command("REPLICAOF", "NO", "ONE")
+    await client.set("k", "x")
+    assert primary_generation(client) == 1
+    server.restart()  # no persistence here: the new server has lost the write
+    await client.connection_pool.disconnect()
+    assert await client.get("k") is None
+    assert primary_generation(client) == 2
+    await client.aclose()
 
 
 class MovingEndpoint:
