@@ -20,9 +20,13 @@ it, batched (``ingest.batching``):
   it returns, Redis has acknowledged every write: the 200 that follows means durable. With
   ``ALERT_INGEST_REDIS_MIN_REPLICAS`` >= 1 it returns only once that many replicas confirmed the
   writes (``WAIT``), and raises ``ingest.lua.NotReplicated`` (a ``RedisError``: 503) when they
-  did not in time; a re-queue waits the same way. Rate-limit counters and the link check are
-  read once per batch and the counters and queue entries written once, at the end of the batch;
-  each request awaits its own status.
+  did not in time. A re-queue waits the same way only through an ``Enqueuer`` built with
+  ``replicas``; ``dlq replay`` builds one without. It removes each dead-letter entry after
+  re-queueing it and replication keeps that order, so a failover that loses the re-queue
+  loses the removal too, unless the primary changed between the two (an operator runs it and
+  can list the dead letters again). Rate-limit counters and the link check are read once per
+  batch and the counters and queue entries written once, at the end of the batch; each request
+  awaits its own status.
 - a **re-queue** (``Enqueuer.requeue``, used by ``dlq replay``) writes given jobs again, with their
   alert ids kept (so the worker's idempotency holds), without link check or rate limit, and
   answers how many it wrote.
