@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
+from ingest.models import Route
 from ingest.settings import Settings
 from ingest.store import integrations as integration_store
 from ingest.store import oncall_ids
+from ingest.store import routes as route_store
 from tests.conftest import TokenFactory
 from tests.import_helpers import am_payload, run_import, snapshot, standard
 from tests.oncall_fake import FakeOnCall
@@ -195,3 +198,48 @@ async def test_static_and_dynamic_labels_are_carried_in_any_order(
     found = await integration_store.get(redis, "acme", ids[am["id"]])
     assert found is not None
     assert sorted((x.key, x.value) for x in found.labels) == [("team", "sre"), ("tier", "silver")]
+
+
+class Stopped(BaseException):
+    """The import process dying at a chosen point (not an error the import could catch)."""
+
+
+@pytest.mark.parametrize("after_write", [False, True])
+async def test_a_run_stopped_at_a_route_write_is_finished_by_the_next(
+    aiohttp_server: AiohttpServer,
+    redis: Redis,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    after_write: bool,
+) -> None:
+    """Stopped just before or just after a new route is written, a second run ends with each
+    OnCall route once: never a second copy of the route the first run had written."""
+    fake = FakeOnCall()
+    standard(fake)
+    server = await serve(aiohttp_server, fake)
+    real_place = route_store.place
+    calls = 0
+
+    async def place(redis: Redis, route: Route, *args: Any, **kwargs: Any) -> Route:
+        nonlocal calls
+        calls += 1
+        if calls == 2 and not after_write:
+            raise Stopped
+        placed = await real_place(redis, route, *args, **kwargs)
+        if calls == 2:
+            raise Stopped
+        return placed
+
+    monkeypatch.setattr(route_store, "place", place)
+    with pytest.raises(Stopped):
+        await run_import(redis, settings, server)
+    monkeypatch.setattr(route_store, "place", real_place)
+
+    code, out = await run_import(redis, settings, server)
+    assert code == 0, out
+    assert "routes: 4 unchanged" not in out  # the second run did have a route to create
+    remembered = set((await oncall_ids.load(redis, "acme")).values())
+    integrations = await integration_store.list_live(redis, "acme")
+    routes = await route_store.routes_in_order(redis, integrations)
+    imported = [r.id for r in routes if r.id not in {i.default_route_id for i in integrations}]
+    assert len(imported) == 4 and set(imported) <= remembered, imported

@@ -156,6 +156,9 @@ class Applier:
         if existing is None:
             route = Route(id=ids.public_id("R"), org_id=self.org_id, integration_id=integration_id)
             writes.apply_route(route, data)
+            # Remembered before it is written: a run stopped in between leaves a remembered id
+            # with no route, which the next run plans as a create, never a second route.
+            await self._remember(action.source_id, route.id)
             await route_store.place(self.redis, route, create=True)
             action.target_id = route.id
         elif action.verb == "update":
