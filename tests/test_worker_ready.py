@@ -41,6 +41,7 @@ async def test_worker_is_not_ready_while_its_job_loop_waits_to_restart(
     service = worker(environment(own_redis_server.url), tmp_path)
     probes: list[tuple[float, int]] = []  # (epoch time of the answer, status)
     stop = asyncio.Event()
+    answered = asyncio.Event()
 
     async def poll() -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
@@ -50,6 +51,7 @@ async def test_worker_is_not_ready_while_its_job_loop_waits_to_restart(
                         probes.append((time.time(), resp.status))
                 except (aiohttp.ClientError, TimeoutError):
                     probes.append((time.time(), 0))
+                answered.set()
                 await asyncio.sleep(0.05)
 
     with running(service):
@@ -64,6 +66,9 @@ async def test_worker_is_not_ready_while_its_job_loop_waits_to_restart(
         back = time.time()
         restarted = await until_logged(service, "redis reachable again; worker restarting")
         await wait_ready(service.url, within=10)
+        for _ in range(2):  # the second probe the poller sends from now was sent after ready
+            answered.clear()
+            await asyncio.wait_for(answered.wait(), 10)
         stop.set()
         await polling
     assert restarted - back > 0.5, "the loop was not waiting: nothing to check"
