@@ -12,14 +12,20 @@ The web title is also the title of the group an alert opens, and it is rendered 
 ``render_web_title`` renders it (and the source link its context needs) for the group id the
 alert would open, before grouping; when the alert did open that group, ``render_channels(...,
 web=...)`` renders the rest around it. The group and its ``alert_group_created`` event so carry
-the same title, from one context.
+the same title, from one context. When the alert joined another group instead,
+``WebTitle.for_group`` carries the title over to that group's id as long as neither the web
+title nor the source link can read the group's id or link (most templates): only then is
+nothing rendered twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from typing import Any
+
+from jinja2 import Environment, meta
 
 from .defaults import CHANNEL_FIELDS
 from .evaluate import TemplateIssue, TemplateRun, nullable, resolve_template
@@ -68,6 +74,27 @@ class _Alert:
         return shown(run.render(f"{channel}.{name}", source, self.context, limit))
 
 
+GROUP_NAMES = frozenset(
+    ("grafana_oncall_alert_group_id", "grafana_oncall_incident_id", "grafana_oncall_link")
+)
+"""The context names whose value depends on which group the alert is in."""
+
+
+@lru_cache(maxsize=1024)
+def reads_group(source: str) -> bool:
+    """Whether a template may read a name of ``GROUP_NAMES``; True when it cannot be told.
+
+    A template reaches its context only by name (no filter or global here reads the context),
+    so the names it leaves undeclared are all it can see. Parsed with a plain environment: only
+    names matter, and the sandbox's own parse rewrites nodes, not names.
+    """
+    try:
+        tree = Environment().parse(source)
+    except Exception:  # a syntax error or a too-deep tree: assume it does
+        return True
+    return not GROUP_NAMES.isdisjoint(meta.find_undeclared_variables(tree))
+
+
 @dataclass(frozen=True)
 class WebTitle:
     """An alert's web title rendered for ``alert_group_id``, with the source link it saw; what
@@ -79,6 +106,24 @@ class WebTitle:
     issues: tuple[TemplateIssue, ...]
     spent: float  # seconds of the evaluation budget used
     alert: _Alert = field(repr=False)
+
+    def for_group(self, alert_group_id: str, alert_group_link: str) -> WebTitle | None:
+        """This rendering for the group the alert is really in; None when the web title or the
+        source link could read the group's id or link, so that it must be rendered again."""
+        if alert_group_id == self.alert_group_id:
+            return self
+        alert = self.alert
+        for name in ("source_link", "web.title"):
+            source = resolve_template(alert.integration_type, alert.templates, name)
+            if source is not None and reads_group(source):
+                return None
+        context = {
+            **alert.context,
+            "grafana_oncall_alert_group_id": alert_group_id,
+            "grafana_oncall_incident_id": alert_group_id,
+            "grafana_oncall_link": alert_group_link,
+        }
+        return replace(self, alert_group_id=alert_group_id, alert=replace(alert, context=context))
 
 
 def render_web_title(

@@ -119,6 +119,28 @@ async def test_group_and_its_created_event_carry_one_title(
     assert (await shown.json())["title"] == title
 
 
+async def test_a_joining_alert_shows_its_own_title_and_the_group_it_joined(
+    client: Client, auth: dict[str, str], redis: Redis, settings: Settings
+) -> None:
+    """A web title that cannot see the group is rendered before grouping and carried over to
+    the group the alert joined; the channels that do read the group see that group's id."""
+    templates = {
+        "grouping_key": "{{ payload.team }}",
+        "web": {"title": "{{ payload.team }} {{ payload.n }}"},
+        "slack": {"title": "{{ web_title }} in {{ grafana_oncall_alert_group_id }}"},
+    }
+    integration = await make(client, auth, "webhook", templates=templates)
+    await post_and_drain(client, settings, integration["path"], {"team": "sre", "n": 1})
+    await post_and_drain(client, settings, integration["path"], {"team": "sre", "n": 2})
+    [group] = await all_groups(redis)
+    created, added = await events(redis)
+    first = orjson.loads(created["data"])["channels"]
+    later = orjson.loads(added["data"])["channels"]
+    assert group["title"] == first["web"]["title"] == "sre 1"
+    assert later["web"]["title"] == "sre 2"
+    assert later["slack"]["title"] == f"sre 2 in {group['id']}"
+
+
 async def test_failing_web_title_is_the_same_on_the_group_and_its_event(
     client: Client, auth: dict[str, str], redis: Redis, settings: Settings
 ) -> None:

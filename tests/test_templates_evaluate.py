@@ -268,3 +268,46 @@ def test_render_channels_reuses_a_web_title_rendered_before() -> None:
     changed = {**templates, "web": {"title": "never rendered"}, "source_link": "nor this"}
     kept = render_channels("webhook", changed, payload, channels=["web"], web=web, **args)
     assert kept.channels["web"].title == web.title and kept.source_link == "http://src"
+
+
+def test_a_web_title_that_cannot_see_the_group_is_carried_to_the_group_joined() -> None:
+    """Drawn for a group the alert did not open, the web title is carried over to the group it
+    joined when neither it nor the source link reads the group's id or link: the result is what
+    rendering everything for that group gives, the other channels seeing the real group."""
+    templates = {
+        "source_link": "{{ payload.url }}",
+        "web": {"title": "{{ labels.team }} {{ source_link }}"},
+        "slack": {"title": "{{ web_title }} in {{ grafana_oncall_alert_group_id }}"},
+        "telegram": {"title": "{{ grafana_oncall_link }} {{ grafana_oncall_incident_id }}"},
+    }
+    payload = {"url": "http://src"}
+    drawn: dict[str, Any] = {"alert_group_id": "INEW", "alert_group_link": "http://g/INEW"}
+    joined: dict[str, Any] = {"alert_group_id": "IOLD", "alert_group_link": "http://g/IOLD"}
+    common: dict[str, Any] = {"labels": {"team": "sre"}, "integration_name": "Hook"}
+    web = render_web_title("webhook", templates, payload, **common, **drawn)
+    carried = web.for_group("IOLD", "http://g/IOLD")
+    assert carried is not None and carried.alert_group_id == "IOLD"
+    assert web.for_group("INEW", "http://g/INEW") is web
+    channels = ["web", "slack", "telegram"]
+    whole = render_channels("webhook", templates, payload, channels=channels, **common, **joined)
+    reused = render_channels(
+        "webhook", templates, payload, channels=channels, web=carried, **common, **joined
+    )
+    assert reused == whole
+    assert whole.channels["slack"].title == "sre http://src in IOLD"
+    assert whole.channels["telegram"].title == "http://g/IOLD IOLD"
+
+
+@pytest.mark.parametrize(
+    "templates",
+    [
+        {"web": {"title": "#{{ grafana_oncall_alert_group_id }}"}},
+        {"web": {"title": "{% if grafana_oncall_incident_id %}x{% endif %}"}},
+        {"web": {"title": "{{ source_link }}"}, "source_link": "{{ grafana_oncall_link }}"},
+        {"web": {"title": "{% set x = grafana_oncall_link %}{{ x }}"}},
+        {"web": {"title": "{{ broken"}},
+    ],
+)
+def test_a_web_title_that_may_see_the_group_is_rendered_again(templates: dict[str, Any]) -> None:
+    web = render_web_title("webhook", templates, {}, alert_group_id="INEW")
+    assert web.for_group("IOLD", "http://g/IOLD") is None

@@ -194,7 +194,7 @@ async def notify(
     types = [] if mode == "maintenance" else list(group.events)
     data = {}
     if types:
-        web = prepared.web
+        link = group_link(deps, group.group_id)
         rendering = render_channels(
             integration.type,
             integration.templates,
@@ -202,11 +202,12 @@ async def notify(
             labels=prepared.labels,
             integration_name=integration.name,
             alert_group_id=group.group_id,
-            alert_group_link=group_link(deps, group.group_id),
+            alert_group_link=link,
             channels=template_channels(route),
             limits=deps.limits,
-            # rendered for the group this alert opened: the group's title, not rendered again
-            web=web if web.alert_group_id == group.group_id else None,
+            # rendered before grouping: the title of the group this alert opened, or carried
+            # over to the group it joined unless the title could tell the two apart
+            web=prepared.web.for_group(group.group_id, link),
         )
         count_issues(rendering.issues)
         data = event_data(route, mode, "source", rendering)
