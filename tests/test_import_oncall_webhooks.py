@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
 from ingest.settings import Settings
-from ingest.store import oncall_ids
+from ingest.store import keys, oncall_ids
 from ingest.store import webhooks as webhook_store
 from tests.import_helpers import run_import
 from tests.oncall_fake import FakeOnCall
@@ -151,3 +151,35 @@ async def test_a_vendor_preset_is_noted(
                and "*" not in line for line in lines)  # fmt: skip
     assert any("vendor" in line and "create*" in line and "preset 'vendor_tickets' may change "
                "its request" in line for line in lines)  # fmt: skip
+
+
+async def test_a_webhook_written_but_not_remembered_is_taken_as_imported(
+    aiohttp_server: AiohttpServer, redis: Redis, settings: Settings
+) -> None:
+    """A run stopped between writing a webhook and remembering its OnCall id leaves a webhook
+    no OnCall id names: the next run takes it as imported when it is exactly what it would
+    write, and reports a name conflict for anything else of that name."""
+    fake = FakeOnCall()
+    am = fake.integration("prod-am", "alertmanager")
+    hook = fake.webhook(
+        "notify",
+        "alert group created",
+        "https://hooks.example.com/n",
+        integration_filter=[am["id"]],
+    )
+    server: TestServer = await aiohttp_server(fake.app())
+    assert (await run_import(redis, settings, server))[0] == 0
+    ours = (await oncall_ids.load(redis, "acme"))[hook["id"]]
+    await redis.hdel(keys.org_oncall_ids("acme"), hook["id"])  # type: ignore[misc]
+
+    code, out = await run_import(redis, settings, server)
+    assert code == 0, out
+    assert "outgoing webhooks: 1 unchanged" in out
+    assert (await oncall_ids.load(redis, "acme"))[hook["id"]] == ours
+    assert [w.id for w in await webhook_store.list_all(redis, "acme")] == [ours]
+
+    await redis.hdel(keys.org_oncall_ids("acme"), hook["id"])  # type: ignore[misc]
+    await webhook_store.save(redis, "acme", {"url": "https://elsewhere.example.com/"}, ours)
+    code, out = await run_import(redis, settings, server)
+    assert code == 3, out
+    assert f"webhook {ours} here already has this name" in out

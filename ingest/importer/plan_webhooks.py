@@ -117,6 +117,15 @@ def _filter(source: SourceWebhook, plan: Plan, action: Action) -> tuple[set[str]
     return known, chosen
 
 
+def _left_by_a_stopped_run(holder: Webhook, fields: dict[str, Any], ours: Ours) -> bool:
+    """Whether ``holder`` is this webhook as a run that stopped between writing it and
+    remembering its OnCall id left it: no OnCall id names it, and it is exactly what this run
+    would write. Anything else holding the name stays a conflict."""
+    if holder.id in ours.ids.values():
+        return False
+    return dataclasses.replace(holder, **fields) == holder
+
+
 def plan_webhooks(
     sources: list[SourceWebhook], plan: Plan, ours: Ours, settings: Settings
 ) -> list[Action]:
@@ -132,6 +141,8 @@ def plan_webhooks(
             action.verb, action.reason = "skip", error_text(exc)
             continue
         holder = next((w for w in ours.webhooks.values() if w.name == fields["name"]), None)
+        if existing is None and holder is not None and _left_by_a_stopped_run(holder, fields, ours):
+            existing = holder  # taken as imported ("unchanged"); this run remembers it
         if holder is not None and (existing is None or holder.id != existing.id):
             action.verb, action.reason = (
                 "conflict",
