@@ -15,11 +15,11 @@ from redis.exceptions import AuthenticationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from alert_ingest.entry import EXIT_INTERRUPTED
 from ingest.settings import PREFIX, Settings, redacted
 
 EXIT_UNREACHABLE = 1
 EXIT_CONFIGURATION = 2
-EXIT_INTERRUPTED = 130
 
 
 def say(message: str) -> None:

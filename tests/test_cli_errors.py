@@ -7,9 +7,12 @@ Real ``alert-ingest`` processes.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +108,36 @@ def test_a_port_in_use_is_one_line_and_exit_1(command: str, redis_server: Embedd
 def test_every_command_checks_the_configuration_first(args: list[str]) -> None:
     code, _, err = run(args, ALERT_INGEST_REDIS_URL="redis+sentinel://127.0.0.1:26379")
     assert code == 2 and "Sentinel service name" in one_line(err), err
+
+
+STARTED = "started"
+LAUNCH = (
+    f"from alert_ingest.entry import main; print({STARTED!r}, flush=True); raise SystemExit(main())"
+)
+
+
+@pytest.mark.parametrize("delay", [0.02, 0.05, 0.15, 0.3])
+def test_ctrl_c_while_starting_is_130_without_a_traceback(delay: float) -> None:
+    """Ctrl-C while the command's modules are still being imported (about half a second) or
+    while it reads its settings ends it with 130 and nothing on stderr, as Ctrl-C later does.
+    The process says when Python itself has started and the light entry module is loaded, so
+    the signal lands in our part, not in Python's own start-up (which no program can catch)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ALERT_INGEST_")}
+    process = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, "worker"],
+        env={**clean, "ALERT_INGEST_REDIS_URL": UNREACHABLE},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stdout.readline().strip() == STARTED
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert process.returncode in (130, 0), (process.returncode, err)  # 0: a worker's clean stop
+    if delay == 0.02:  # certainly still importing
+        assert process.returncode == 130 and not err.strip(), err
+
+
+def test_the_console_script_is_the_entry_that_catches_ctrl_c() -> None:
+    script = Path(sys.executable).with_name("alert-ingest").read_text()
+    assert "from alert_ingest.entry import main" in script, script
