@@ -125,7 +125,7 @@ def parse_input(
         result.default_route = _default_route(errors, body["default_route"])
     for name in ("labels", "dynamic_labels"):
         if name in body:
-            parsed = _labels(errors, name, body[name], limits)
+            parsed = parse_labels(errors, name, body[name], limits)
             setattr(result, name, parsed)
     errors.raise_if_any()
     return result
@@ -267,7 +267,9 @@ def label_pairs(errors: Errors, name: str, value: Any) -> list[tuple[str, str]] 
     return pairs
 
 
-def _labels(errors: Errors, name: str, value: Any, limits: Limits) -> list[Label] | None:
+def parse_labels(errors: Errors, name: str, value: Any, limits: Limits) -> list[Label] | None:
+    """``labels`` (static: values checked against ``VALUE_RULE``) or ``dynamic_labels`` (values
+    are templates that must compile), keys unique and valid; a route's ``labels`` too."""
     pairs = label_pairs(errors, name, value)
     if pairs is None:
         return None

@@ -30,14 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.domain.errors import Refused
-from ingest.domain.integration_input import (
-    KEY_RULE,
-    LABEL_KEY_RE,
-    LABEL_VALUE_RE,
-    VALUE_RULE,
-    label_pairs,
-    parse_destination,
-)
+from ingest.domain.integration_input import parse_destination, parse_labels
 from ingest.domain.validation import Errors, optional_string, type_name
 from ingest.models import ROUTE_BACKENDS, Label, Route
 from templates_engine import InvalidRegex, Limits, TemplateCompileError, check_regex, check_template
@@ -113,7 +106,9 @@ def _routing_type(body: dict[str, Any], existing: Route | None) -> str:
 def _rule(body: dict[str, Any], existing: Route | None, limits: Limits, out: RouteInput) -> None:
     """The matching rule: ``routing_regex`` for regex/jinja2, ``labels`` for labels."""
     errors = out.errors
-    sent_labels = _labels(errors, body["labels"]) if "labels" in body else None
+    sent_labels = (
+        parse_labels(errors, "labels", body["labels"], limits) if "labels" in body else None
+    )
     if out.routing_type == "labels":
         _labels_rule(body, existing, sent_labels, out)
         return
@@ -181,26 +176,6 @@ def _check_expression(errors: Errors, routing_type: str, expression: str, limits
     except TemplateCompileError as exc:
         line = f"line {exc.lineno}: " if exc.lineno else ""
         errors.add(where, f"Jinja template is incorrect: {line}{exc.message}")
-
-
-def _labels(errors: Errors, value: Any) -> list[Label] | None:
-    pairs = label_pairs(errors, "labels", value)
-    if pairs is None:
-        return None
-    labels: list[Label] = []
-    seen: set[str] = set()
-    for key, val in pairs:
-        if not LABEL_KEY_RE.match(key):
-            errors.add(("labels",), f"Label key {key!r} is invalid: must be {KEY_RULE}.")
-        elif key in seen:
-            errors.add(("labels",), f"Duplicate label key {key!r}.")
-        elif not LABEL_VALUE_RE.match(val):
-            errors.add(
-                ("labels",), f"Value {val!r} of label {key!r} is invalid: must be {VALUE_RULE}."
-            )
-        seen.add(key)
-        labels.append(Label(key, val))
-    return labels
 
 
 def _integer(value: Any) -> int | None:
