@@ -145,17 +145,14 @@ class PlainPool(ConnectionPool):
     def _changed(
         self, connection: ReconnectingConnection, via: str, old: str | None, new: str | None
     ) -> None:
-        self.generation += 1
-        log.warning(
-            "redis primary changed",
-            extra={
-                "address": f"{connection.host}:{connection.port}",
-                "old_run_id": old,
-                "new_run_id": new,
-                "via": via,
-                "generation": self.generation,
-            },
-        )
+        address = f"{connection.host}:{connection.port}"
+        count_change(self, address=address, old_run_id=old, new_run_id=new, via=via)
+
+
+def count_change(pool: PlainPool | FollowingPool, **fields: object) -> None:
+    """One change of primary, for either pool: ``generation`` moves and one line says so."""
+    pool.generation += 1
+    log.warning("redis primary changed", extra={**fields, "generation": pool.generation})
 
 
 class PrimaryConnection(SentinelManagedConnection):
@@ -212,19 +209,11 @@ class FollowingPool(SentinelConnectionPool):
         if previous == address:
             return False
         self.master_address = address
-        if previous is not None:
-            self.generation += 1
-            log.warning(
-                "redis primary changed",
-                extra={
-                    "service": self.service_name,
-                    "old": f"{previous[0]}:{previous[1]}",
-                    "new": f"{address[0]}:{address[1]}",
-                    "via": via,
-                    "generation": self.generation,
-                },
-            )
-        return previous is not None
+        if previous is None:
+            return False
+        old, new = f"{previous[0]}:{previous[1]}", f"{address[0]}:{address[1]}"
+        count_change(self, service=self.service_name, old=old, new=new, via=via)
+        return True
 
     async def ensure_connection(self, connection: AbstractConnection) -> None:
         stale = self.master_address is not None and (
