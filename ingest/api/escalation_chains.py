@@ -25,7 +25,7 @@ from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
 from ingest.api.errors import field_errors, json_response, not_found
 from ingest.api.pagination import name_and_team_match, paginate
-from ingest.api.validation import Errors, optional_string
+from ingest.domain.validation import Errors, optional_string
 from ingest.models import EscalationChain
 from ingest.store import escalation_chains as store
 

@@ -20,11 +20,11 @@ from ingest.api.auth import api_token, requires
 from ingest.api.body import read_object
 from ingest.api.errors import bad_request, json_response, not_found
 from ingest.api.pagination import paginate
-from ingest.api.validation import Errors
 from ingest.domain import integrations as writes
 from ingest.domain.groups import end_maintenance, start_maintenance
 from ingest.domain.integration_input import parse_input
 from ingest.domain.integrations import integrations_lock
+from ingest.domain.validation import Errors
 from ingest.models import MAINTENANCE_MODES, ROUTE_BACKENDS, Integration, Route
 from ingest.settings import Settings
 from ingest.store import integrations as store

@@ -40,7 +40,7 @@ from aiohttp import web
 from ingest.api import context, links
 from ingest.api.body import parse_json
 from ingest.api.errors import ApiError, json_response, outage_body
-from ingest.api.validation import type_name
+from ingest.domain.validation import type_name
 from ingest.models import Integration
 from ingest.queue import EnqueueStatus
 from ingest.store import groups

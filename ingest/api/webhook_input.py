@@ -29,8 +29,8 @@ from typing import Any
 
 import orjson
 
-from ingest.api.validation import Errors, optional_string, type_name
 from ingest.domain.integration_input import compile_template
+from ingest.domain.validation import Errors, optional_string, type_name
 from ingest.netguard import url_problem
 from ingest.settings import Settings
 from ingest.webhook import HTTP_METHODS, SECRET_FIELDS, SECRET_MASK, TRIGGER_TYPES, Webhook
